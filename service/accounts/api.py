@@ -1,0 +1,19 @@
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from service.deps import PrincipalDep
+
+router = APIRouter(tags=["accounts"])
+
+
+class Me(BaseModel):
+    workspace: str
+    workspace_name: str
+    role: str
+    actor: str
+
+
+@router.get("/me", response_model=Me)
+def me(principal: PrincipalDep):
+    return Me(workspace=principal.workspace.slug, workspace_name=principal.workspace.name,
+              role=principal.role, actor=principal.actor)

@@ -1,0 +1,131 @@
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+
+from service.accounts.models import Role, Scope
+from service.accounts.service import (
+    add_member,
+    authenticate,
+    create_api_token,
+    create_login_link,
+    create_user,
+    end_session,
+    invite_member,
+    list_api_tokens,
+    list_members,
+    redeem_login_link,
+    revoke_api_token,
+    start_session,
+    switch_workspace,
+)
+from service.config import get_settings
+from service.deps import SESSION_COOKIE, OwnerDep, PrincipalDep, SessionDep
+from service.errors import DomainError
+from service.web import render
+
+router = APIRouter()
+LOGIN_CSRF_COOKIE = "docket_login_csrf"
+
+
+def _safe_next(target: str | None) -> str:
+    # Only paths on this site: "//evil.example" and "https://..." would send the user elsewhere.
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def _signed_in(target: str, token: str) -> RedirectResponse:
+    response = RedirectResponse(_safe_next(target), status_code=303)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=get_settings().secure_cookies,
+                        max_age=get_settings().session_days * 86400)
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+def _login_page(request: Request, *, error: str | None = None, status_code: int = 200, email: str = ""):
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "accounts/login.html",
+                      {"error": error, "email": email, "next": _safe_next(request.query_params.get("next")),
+                       "login_csrf": token}, status_code=status_code)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
+                        secure=get_settings().secure_cookies)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request):
+    return _login_page(request)
+
+
+@router.post("/login")
+def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_length=320)],
+          password: Annotated[str, Form(max_length=1000)], csrf_token: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/"):
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+        return _login_page(request, error="The form expired; please try again.", status_code=403, email=email)
+    try:
+        user = authenticate(session, email=email, password=password)
+        token = start_session(session, user=user)
+    except DomainError as exc:
+        return _login_page(request, error=exc.message, status_code=exc.status, email=email)
+    return _signed_in(next, token)
+
+
+@router.get("/login/link/{token}")
+def login_with_link(token: str, session: SessionDep, next: str = "/"):
+    user = redeem_login_link(session, token=token)
+    return _signed_in(next, start_session(session, user=user))
+
+
+@router.post("/logout")
+def logout(request: Request, principal: PrincipalDep, session: SessionDep):
+    end_session(session, token=request.cookies[SESSION_COOKIE])
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/workspace")
+def choose_workspace(request: Request, principal: PrincipalDep, session: SessionDep,
+                     workspace_id: Annotated[int, Form()]):
+    switch_workspace(session, token=request.cookies[SESSION_COOKIE], workspace_id=workspace_id)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.get("/settings")
+def settings_page(request: Request, principal: PrincipalDep, session: SessionDep):
+    return _settings(request, principal, session)
+
+
+def _settings(request, principal, session, **extra):
+    context = {"members": list_members(session, workspace=principal.workspace), "roles": list(Role),
+               "scopes": list(Scope), **extra}
+    if principal.role == Role.owner:
+        context["tokens"] = list_api_tokens(session, workspace=principal.workspace)
+    return render(request, "accounts/settings.html", context)
+
+
+@router.post("/settings/tokens")
+def new_token(request: Request, principal: OwnerDep, session: SessionDep,
+              name: Annotated[str, Form(max_length=200)], scope: Annotated[Scope, Form()]):
+    _, secret = create_api_token(session, workspace=principal.workspace, user_id=principal.user_id,
+                                 name=name, scope=scope)
+    return _settings(request, principal, session, new_token=secret)
+
+
+@router.post("/settings/tokens/{token_id}/revoke")
+def revoke_token(token_id: int, principal: OwnerDep, session: SessionDep):
+    revoke_api_token(session, workspace=principal.workspace, token_id=token_id)
+    return RedirectResponse("/settings", status_code=303)
+
+
+@router.post("/settings/members")
+def new_member(request: Request, principal: OwnerDep, session: SessionDep,
+               email: Annotated[str, Form(max_length=320)], role: Annotated[Role, Form()],
+               name: Annotated[str, Form(max_length=200)] = ""):
+    user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
+                                email=email, name=name, role=role)
+    return _settings(request, principal, session, invite_link=f"{get_settings().base_url}/login/link/{token}",
+                     invite_email=user.email)

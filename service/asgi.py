@@ -1,0 +1,5 @@
+"""The ASGI application uvicorn serves."""
+
+from service.main import create_app
+
+app = create_app()

@@ -1,0 +1,115 @@
+"""The `docket` command."""
+
+from typing import Annotated
+
+import typer
+from sqlmodel import select
+
+from service.accounts.models import Role, Scope, Workspace
+from service.config import get_settings
+from service.db import new_session
+
+app = typer.Typer(help="Docket: a tamper-evident record of client engagements.", no_args_is_help=True)
+user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _workspace(session, slug: str | None) -> Workspace:
+    query = select(Workspace).order_by(Workspace.is_demo, Workspace.id)
+    if slug:
+        query = query.where(Workspace.slug == slug)
+    workspace = session.exec(query).first()
+    if workspace is None:
+        raise typer.BadParameter(f"no workspace {slug!r}" if slug else "no workspace yet: run `docket serve` once")
+    return workspace
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from service.migrate import upgrade
+
+    get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade()
+    typer.echo("database is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Start Docket; on a new database, create the first owner and the demo, and print a login link."""
+    import uvicorn
+
+    from service.demo import bootstrap
+
+    with new_session(write=True) as session:
+        link = bootstrap(session)
+        session.commit()
+    typer.echo(f"\n    Docket is running at {get_settings().base_url}\n"
+               f"    Sign in with this one-time link (valid {get_settings().login_link_minutes} minutes):\n\n"
+               f"        {link}\n")
+    uvicorn.run("service.asgi:app", host=host, port=port, workers=workers, proxy_headers=True,
+                log_level="warning")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo workspace (a sales engagement that ends in a refused final invoice)."""
+    from service.demo import load_demo
+
+    with new_session(write=True) as session:
+        workspace = load_demo(session)
+        session.commit()
+    typer.echo(f"demo workspace {workspace.slug!r} loaded")
+
+
+@user_app.command("create")
+def user_create(
+    email: str,
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    workspace: Annotated[str | None, typer.Option(help="workspace slug (default: the first)")] = None,
+    role: Annotated[Role, typer.Option(help="role in the workspace")] = Role.editor,
+    password: Annotated[bool, typer.Option("--password", help="prompt for a password")] = False,
+) -> None:
+    """Add a person to a workspace and print a one-time login link for them."""
+    from service.accounts.service import add_member, create_login_link, create_user
+
+    secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
+    with new_session(write=True) as session:
+        target = _workspace(session, workspace)
+        user = create_user(session, email=email, name=name or email, password=secret)
+        add_member(session, workspace=target, user=user, role=role)
+        token = create_login_link(session, user=user)
+        session.commit()
+    typer.echo(f"{user.email} is {role.value} of {target.slug}; one-time login link:\n"
+               f"{get_settings().base_url}/login/link/{token}")
+
+
+@token_app.command("create")
+def token_create(
+    name: str,
+    workspace: Annotated[str | None, typer.Option(help="workspace slug (default: the first)")] = None,
+    scope: Annotated[Scope, typer.Option(help="read or write")] = Scope.write,
+) -> None:
+    """Create an API token for a workspace and print it (it is shown only once)."""
+    from service.accounts.models import Membership
+    from service.accounts.service import create_api_token
+
+    with new_session(write=True) as session:
+        target = _workspace(session, workspace)
+        owner = session.exec(select(Membership).where(Membership.workspace_id == target.id,
+                                                      Membership.role == Role.owner)).first()
+        if owner is None:
+            raise typer.BadParameter(f"workspace {target.slug} has no owner")
+        _, secret = create_api_token(session, workspace=target, user_id=owner.user_id, name=name, scope=scope)
+        session.commit()
+    typer.echo(secret)
+
+
+if __name__ == "__main__":
+    app()

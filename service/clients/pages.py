@@ -1,0 +1,45 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from service.clients.models import ClientCreate
+from service.clients.service import create_client, list_clients
+from service.deps import ClientDep, PrincipalDep, SessionDep, WriterDep
+from service.engagements.service import list_engagements
+from service.web import render
+
+router = APIRouter()
+
+
+@router.get("/clients")
+def clients_page(request: Request, principal: PrincipalDep, session: SessionDep):
+    return render(request, "clients/list.html", {"clients": list_clients(session, workspace=principal.workspace)})
+
+
+@router.get("/clients/new")
+def new_client_page(request: Request, principal: WriterDep):
+    return render(request, "clients/new.html", {"form": {}, "errors": {}})
+
+
+@router.post("/clients")
+def new_client(request: Request, principal: WriterDep, session: SessionDep,
+               name: Annotated[str, Form()] = "", notes: Annotated[str, Form()] = "",
+               contact_name: Annotated[str, Form()] = "", contact_email: Annotated[str, Form()] = ""):
+    form = {"name": name, "notes": notes, "contact_name": contact_name, "contact_email": contact_email}
+    contacts = [{"name": contact_name, "email": contact_email or None}] if contact_name.strip() else []
+    try:
+        data = ClientCreate(name=name, notes=notes, contacts=contacts)
+    except ValidationError as exc:
+        errors = {".".join(str(p) for p in e["loc"] if not isinstance(p, int)): e["msg"] for e in exc.errors()}
+        return render(request, "clients/new.html", {"form": form, "errors": errors}, block="client_form",
+                      status_code=422)
+    client = create_client(session, workspace=principal.workspace, data=data)
+    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+
+
+@router.get("/clients/{client_id}")
+def client_page(request: Request, client: ClientDep, principal: PrincipalDep, session: SessionDep):
+    engagements = list_engagements(session, workspace=principal.workspace, client_id=client.id)
+    return render(request, "clients/detail.html", {"client": client, "engagements": engagements})

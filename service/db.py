@@ -1,0 +1,87 @@
+"""Engine and sessions. A request gets one session that commits once, after the route, or rolls back."""
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from fastapi import Request
+from sqlalchemy import Engine, MetaData, event
+from sqlmodel import Session, SQLModel, create_engine
+
+from service.config import get_settings
+
+# Stable constraint names, so that Alembic migrations name the same thing on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+).naming_convention
+
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def make_engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin (needed for SAVEPOINT and for
+        # BEGIN IMMEDIATE below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):
+        # A writer takes the write lock up front: a deferred transaction that read first and writes later
+        # fails with SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting its turn.
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().db_url)
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but transactions that will write take SQLite's write lock when they begin."""
+    return engine.execution_options(sqlite_immediate=True)
+
+
+def new_session(engine: Engine | None = None, *, write: bool = False) -> Session:
+    engine = engine or get_engine()
+    return Session(writer(engine) if write else engine, expire_on_commit=False)
+
+
+def writes(request: Request) -> None:
+    """Route dependency for a GET that may write (signing a checkpoint): list it before anything that needs
+    a session, so that the session begins as a writer."""
+    request.state.writes = True
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commits once after the route returns; any exception rolls everything back."""
+    write = request.method in UNSAFE_METHODS or getattr(request.state, "writes", False)
+    with new_session(request.app.state.engine, write=write) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"

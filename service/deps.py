@@ -1,0 +1,86 @@
+"""Dependencies shared by both front doors: who is calling, and load-or-404 for each object."""
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from service.accounts.service import Principal, session_principal, token_principal
+from service.clients.models import Client
+from service.clients.service import get_client
+from service.db import UNSAFE_METHODS, get_session
+from service.engagements.models import Engagement
+from service.engagements.service import get_engagement
+from service.errors import Forbidden, Unauthorized
+
+SESSION_COOKIE = "docket_session"
+CSRF_HEADER = "x-csrf-token"
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def _csrf_token_sent(request: Request) -> str:
+    if token := request.headers.get(CSRF_HEADER):
+        return token
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return str((await request.form()).get("csrf_token", ""))
+    if content_type.startswith("multipart/form-data"):
+        # The upload stream is parsed as it arrives, so a plain form sends its token in the action URL.
+        return request.query_params.get("csrf_token", "")
+    return ""
+
+
+async def current_principal(request: Request, session: SessionDep) -> Principal:
+    request.state.principal = principal = await _authenticate(request, session)
+    return principal
+
+
+async def _authenticate(request: Request, session: Session) -> Principal:
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
+        return token_principal(session, token=token.strip())
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer <token>'")
+    principal = session_principal(session, token=cookie)
+    if request.method in UNSAFE_METHODS:
+        sent = await _csrf_token_sent(request)
+        if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+            raise Forbidden("the form is out of date (CSRF check failed); reload the page and try again")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def writing_principal(principal: PrincipalDep) -> Principal:
+    principal.require_write()
+    return principal
+
+
+WriterDep = Annotated[Principal, Depends(writing_principal)]
+
+
+def owner_principal(principal: PrincipalDep) -> Principal:
+    principal.require_owner()
+    return principal
+
+
+OwnerDep = Annotated[Principal, Depends(owner_principal)]
+
+
+def current_client(client_id: int, principal: PrincipalDep, session: SessionDep) -> Client:
+    return get_client(session, workspace=principal.workspace, client_id=client_id)
+
+
+def current_engagement(engagement_id: int, principal: PrincipalDep, session: SessionDep) -> Engagement:
+    return get_engagement(session, workspace=principal.workspace, engagement_id=engagement_id)
+
+
+ClientDep = Annotated[Client, Depends(current_client)]
+EngagementDep = Annotated[Engagement, Depends(current_engagement)]

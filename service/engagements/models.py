@@ -1,0 +1,105 @@
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import ConfigDict, StrictInt, model_validator
+from sqlmodel import JSON, Field, SQLModel
+
+from service.times import utcnow
+from service.fields import Currency, MinorUnits
+
+
+class NoticeForm(StrEnum):
+    written = "written"
+    any = "any"
+
+
+class RateUnit(StrEnum):
+    hour = "hour"
+    day = "day"
+    month = "month"
+    fixed = "fixed"
+
+
+class Jurisdiction(StrEnum):
+    uk = "uk"
+    eu = "eu"
+    us_ny = "us-ny"
+    contract = "contract"
+    other = "other"
+
+
+class Status(StrEnum):
+    active = "active"
+    notice = "notice"  # notice given, period running
+    ended = "ended"
+
+
+class Terms(SQLModel):
+    """The terms an engagement opens with; the body of its `engagement_opened` record carries them."""
+
+    model_config = ConfigDict(extra="forbid")
+    started_on: date
+    trial_ends_on: date | None = None
+    notice_days: StrictInt = Field(default=0, ge=0, le=3650)
+    notice_form: NoticeForm = NoticeForm.written
+    payment_terms_days: StrictInt = Field(default=30, ge=0, le=3650)
+    rate_minor: MinorUnits = 0
+    currency: Currency = "GBP"
+    rate_unit: RateUnit = RateUnit.day
+    jurisdiction: Jurisdiction = Jurisdiction.uk
+    deliverables: list[str] = Field(default_factory=list, max_length=100)
+
+    @model_validator(mode="after")
+    def _trial_after_start(self):
+        if self.trial_ends_on and self.trial_ends_on < self.started_on:
+            raise ValueError("trial_ends_on is before started_on")
+        if any(not d.strip() or len(d) > 500 for d in self.deliverables):
+            raise ValueError("deliverables must be non-empty texts of at most 500 characters")
+        return self
+
+
+class Engagement(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    title: str = Field(max_length=200)
+    # The opening terms; the database refuses to change them once written (the first leaf commits to them).
+    started_on: date
+    trial_ends_on: date | None = None
+    notice_days: int
+    notice_form: str = Field(max_length=16)
+    payment_terms_days: int
+    rate_minor: int
+    currency: str = Field(max_length=3)
+    rate_unit: str = Field(max_length=16)
+    jurisdiction: str = Field(max_length=16)
+    deliverables: list[str] = Field(default_factory=list, sa_type=JSON)
+    # Derived from the ledger as it grows.
+    status: str = Field(default=Status.active, max_length=16)
+    tree_size: int = 0
+    root_hash: bytes | None = None
+    last_activity_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+    def terms(self) -> Terms:
+        return Terms.model_validate(
+            {name: getattr(self, name) for name in Terms.model_fields}, strict=False
+        )
+
+
+class EngagementCreate(Terms):
+    client_id: StrictInt
+    title: str = Field(min_length=1, max_length=200)
+
+
+class EngagementPublic(Terms):
+    model_config = ConfigDict(extra="ignore")
+    id: int
+    client_id: int
+    client_name: str
+    title: str
+    status: Status
+    tree_size: int
+    root_hash: str | None = Field(description="hex SHA-256 root of the ledger")
+    last_activity_at: datetime | None
+    created_at: datetime

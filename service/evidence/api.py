@@ -1,0 +1,47 @@
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse
+
+from service.config import get_settings
+from service.deps import PrincipalDep, SessionDep, WriterDep
+from service.evidence.models import EvidencePublic
+from service.evidence.service import get_evidence, register_evidence
+from service.evidence.store import EvidenceStore
+from service.evidence.upload import receive_upload
+from service.idempotency import IdempotencyDep
+
+router = APIRouter(prefix="/evidence", tags=["evidence"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"multipart/form-data": {"schema": {
+            "type": "object", "required": ["file"],
+            "properties": {"file": {"type": "string", "format": "binary"}}}}},
+    }
+}
+
+
+def store() -> EvidenceStore:
+    return EvidenceStore(get_settings().evidence_dir)
+
+
+@router.post("", status_code=201, response_model=EvidencePublic, openapi_extra=_UPLOAD_BODY,
+             responses={413: {"description": "larger than DOCKET_MAX_UPLOAD_MB"}})
+async def post_evidence(request: Request, principal: WriterDep, session: SessionDep, idem: IdempotencyDep):
+    """Streams the file to the store, hashing it on the way; the same bytes uploaded twice are stored once."""
+    upload = await receive_upload(request, store(), get_settings().max_upload_bytes)
+    idem.check(f"evidence:{upload.sha256}:{upload.filename}")
+    evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256, size=upload.size,
+                                 media_type=upload.media_type, filename=upload.filename)
+    return idem.respond(EvidencePublic.model_validate(evidence, from_attributes=True))
+
+
+@router.get("/{sha256}", response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}})
+def download_evidence(sha256: str, principal: PrincipalDep, session: SessionDep):
+    evidence = get_evidence(session, workspace=principal.workspace, sha256=sha256)
+    return FileResponse(
+        store().path(evidence.sha256),
+        media_type=evidence.media_type,
+        filename=evidence.filename,  # Starlette sends Content-Disposition: attachment with RFC 5987 encoding
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=31536000, immutable"},
+    )

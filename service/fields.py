@@ -1,0 +1,28 @@
+"""Field types shared by the API schemas of several domains."""
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, StrictInt
+
+from service.times import rfc3339_seconds, to_utc, utcnow
+
+# Money is an integer in minor units (DESIGN §3.7): StrictInt refuses 12.5 and also 12.0.
+MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**15)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. GBP")]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=500)]
+LongText = Annotated[str, Field(max_length=20_000)]
+
+
+def _not_far_future(value: datetime) -> datetime:
+    value = to_utc(value)
+    if value > utcnow() + timedelta(days=1):
+        raise ValueError("is more than one day in the future")
+    return value
+
+
+# A time the user states: must carry its zone, is stored as naive UTC, and cannot be in the future.
+PastTime = Annotated[AwareDatetime, AfterValidator(_not_far_future), PlainSerializer(rfc3339_seconds, when_used="json")]
+# A time that may lie ahead (a scheduled meeting, a deadline).
+AnyTime = Annotated[AwareDatetime, AfterValidator(to_utc), PlainSerializer(rfc3339_seconds, when_used="json")]

@@ -1,0 +1,95 @@
+"""create_app(): the two front doors (JSON API and pages) over one domain layer."""
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from service.accounts import api as accounts_api
+from service.accounts import pages as accounts_pages
+from service.clients import api as clients_api
+from service.clients import pages as clients_pages
+from service.db import get_engine
+from service.engagements import api as engagements_api
+from service.engagements import pages as engagements_pages
+from service.errors import DomainError, Invalid, Unauthorized
+from service.evidence import api as evidence_api
+from service.idempotency import Replay
+from service.ledger import api as ledger_api
+from service.records import api as records_api
+from service.records import pages as records_pages
+from service.web import WEB_DIR, is_htmx, render
+
+SECURITY_HEADERS = [
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+     b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Plain ASGI, not BaseHTTPMiddleware: it only adds headers, and must not cost the append path."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (n, v) for n, v in SECURITY_HEADERS if n not in names]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _api_error(exc: DomainError) -> JSONResponse:
+    if isinstance(exc, Invalid):
+        loc = exc.field.split(".") if exc.field else []
+        return JSONResponse({"detail": [{"loc": loc, "msg": exc.message, "type": "value_error"}]}, 422)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+    return JSONResponse({"detail": exc.message}, exc.status, headers=headers)
+
+
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    if request.url.path.startswith("/api/"):
+        return _api_error(exc)
+    if isinstance(exc, Unauthorized):
+        target = "/login?next=" + quote(request.url.path)
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+    return render(request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status)
+
+
+def create_app(engine: Engine | None = None) -> FastAPI:
+    app = FastAPI(title="Docket", version="1", docs_url="/api/docs", redoc_url=None,
+                  openapi_url="/api/openapi.json",
+                  description="A tamper-evident record of client engagements. Authenticate with "
+                              "`Authorization: Bearer <token>` (create one with `docket token create`).")
+    app.state.engine = engine or get_engine()
+    api = APIRouter(prefix="/api/v1")
+    for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api):
+        api.include_router(module.router)
+    app.include_router(api)
+    for module in (accounts_pages, clients_pages, engagements_pages, records_pages):
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(Replay, lambda request, exc: exc.response())
+    app.add_middleware(SecurityHeaders)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz():
+        return {"ok": True}
+
+    return app

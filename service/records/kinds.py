@@ -1,0 +1,225 @@
+"""Every record kind: its body schema, its family, and which earlier records it may refer to."""
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from service.engagements.models import Terms
+from service.fields import AnyTime, Currency, LongText, MinorUnits, ShortText
+
+
+class Direction(StrEnum):
+    inbound = "in"
+    outbound = "out"
+    internal = "internal"
+
+
+class Party(StrEnum):
+    client = "client"
+    contractor = "contractor"
+    other = "other"
+
+
+class Body(BaseModel):
+    """Fields every record may carry. The server adds `salt` (DESIGN §4.1) before hashing."""
+
+    model_config = ConfigDict(extra="forbid")
+    summary: ShortText | None = None
+    details: LongText | None = None
+    direction: Direction | None = None
+    participants: list[ShortText] = Field(default_factory=list, max_length=50)
+
+
+class Call(Body):
+    duration_minutes: StrictInt | None = Field(default=None, ge=0, le=24 * 60)
+    outcome: ShortText | None = None
+
+
+class Email(Body):
+    subject: ShortText | None = None
+
+
+class Meeting(Body):
+    duration_minutes: StrictInt | None = Field(default=None, ge=0, le=24 * 60)
+    location: ShortText | None = None
+
+
+class Message(Body):
+    channel: ShortText | None = None
+
+
+class MeetingScheduled(Body):
+    meeting_at: AnyTime
+    location: ShortText | None = None
+
+
+class MeetingCancelled(Body):
+    meeting_at: AnyTime
+    cancelled_by: Party
+    reason: ShortText | None = None
+
+
+class NoShow(Body):
+    meeting_at: AnyTime
+    party: Party
+
+
+class ReportSent(Body):
+    period_from: date | None = None
+    period_to: date | None = None
+
+
+class DeliverableDelivered(Body):
+    deliverable: ShortText
+
+
+class LeadHandedOver(Body):
+    lead_name: ShortText
+    company: ShortText | None = None
+    value_minor: MinorUnits | None = None
+    currency: Currency | None = None
+
+
+class InvoiceIssued(Body):
+    invoice_number: str = Field(min_length=1, max_length=64)
+    amount_minor: MinorUnits
+    currency: Currency
+    due_on: date | None = Field(default=None, description="defaults to the issue date plus payment_terms_days")
+    period_from: date | None = None
+    period_to: date | None = None
+
+
+class PaymentReceived(Body):
+    amount_minor: MinorUnits
+    currency: Currency
+    method: ShortText | None = None
+
+
+class PaymentRefused(Body):
+    reason: ShortText
+
+
+class EngagementOpened(Body):
+    title: ShortText
+    client: ShortText
+    terms: Terms
+
+
+class TermsChanged(Body):
+    changes: dict = Field(description="the terms fields that change, with their new values")
+    effective_on: date | None = None
+
+
+class NoticeForm(StrEnum):
+    written = "written"
+    oral = "oral"
+
+
+class NoticeGiven(Body):
+    given_by: Party
+    form: NoticeForm
+    effective_on: date | None = Field(default=None, description="defaults to the day the notice was given")
+
+
+class AccessRevoked(Body):
+    system: ShortText
+    revoked_by: Party = Party.client
+
+
+class EngagementEnded(Body):
+    ended_by: Party
+    ended_on: date | None = None
+
+
+class DisputeStep(Body):
+    step: ShortText
+
+
+class Commitment(Body):
+    promised_by: Party
+    promise: ShortText
+    due_on: date | None = None
+
+
+class Amendment(Body):
+    reason: ShortText
+    body: dict = Field(description="the corrected body, in the schema of the amended record's kind")
+
+
+class Retraction(Body):
+    reason: ShortText
+
+
+class CheckpointShared(Body):
+    recipient: ShortText
+    method: ShortText
+    size: StrictInt
+    root: ShortText
+
+
+class BundleExported(Body):
+    size: StrictInt
+    root: ShortText
+    subset: dict = Field(default_factory=dict)
+    recipient: ShortText | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    label: str
+    family: str
+    body: type[Body]
+    # What `refs` must be: how many, and of which kinds (empty: any earlier record).
+    min_refs: int = 0
+    max_refs: int = 20
+    ref_kinds: frozenset[str] = field(default_factory=frozenset)
+    # Appended by Docket itself (engagement creation, receipts, exports), never posted directly.
+    system: bool = False
+    default_direction: Direction | None = None
+
+
+CORRECTIONS = frozenset({"amendment", "retraction"})
+
+_ALL = [
+    Kind("call", "Call", "interaction", Call),
+    Kind("email", "Email", "interaction", Email),
+    Kind("meeting", "Meeting", "interaction", Meeting),
+    Kind("message", "Message", "interaction", Message),
+    Kind("voicemail", "Voicemail", "interaction", Body),
+    Kind("note", "Note", "interaction", Body, default_direction=Direction.internal),
+    Kind("meeting_scheduled", "Meeting scheduled", "interaction", MeetingScheduled),
+    Kind("meeting_cancelled", "Meeting cancelled", "interaction", MeetingCancelled,
+         max_refs=1, ref_kinds=frozenset({"meeting_scheduled"})),
+    Kind("no_show", "No-show", "interaction", NoShow, max_refs=1, ref_kinds=frozenset({"meeting_scheduled"})),
+    Kind("report_sent", "Report sent", "work", ReportSent, default_direction=Direction.outbound),
+    Kind("deliverable_delivered", "Deliverable delivered", "work", DeliverableDelivered,
+         default_direction=Direction.outbound),
+    Kind("lead_handed_over", "Lead handed over", "work", LeadHandedOver, default_direction=Direction.outbound),
+    Kind("invoice_issued", "Invoice issued", "money", InvoiceIssued, default_direction=Direction.outbound),
+    Kind("payment_received", "Payment received", "money", PaymentReceived, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({"invoice_issued"}), default_direction=Direction.inbound),
+    Kind("payment_refused", "Payment refused", "money", PaymentRefused, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({"invoice_issued"}), default_direction=Direction.inbound),
+    Kind("engagement_opened", "Engagement opened", "contract", EngagementOpened, system=True),
+    Kind("terms_changed", "Terms changed", "contract", TermsChanged),
+    Kind("notice_given", "Notice given", "contract", NoticeGiven),
+    Kind("access_revoked", "Access revoked", "contract", AccessRevoked, default_direction=Direction.inbound),
+    Kind("engagement_ended", "Engagement ended", "contract", EngagementEnded),
+    Kind("dispute_step", "Dispute step", "contract", DisputeStep),
+    Kind("commitment", "Commitment", "contract", Commitment),
+    Kind("commitment_kept", "Commitment kept", "contract", Body, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({"commitment"})),
+    Kind("commitment_broken", "Commitment broken", "contract", Body, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({"commitment"})),
+    Kind("amendment", "Amendment", "correction", Amendment, min_refs=1, max_refs=1),
+    Kind("retraction", "Retraction", "correction", Retraction, min_refs=1, max_refs=1),
+    Kind("checkpoint_shared", "Checkpoint shared", "ledger", CheckpointShared, system=True,
+         default_direction=Direction.outbound),
+    Kind("bundle_exported", "Bundle exported", "ledger", BundleExported, system=True),
+]
+
+KINDS: dict[str, Kind] = {k.name: k for k in _ALL}
+FAMILIES = ("interaction", "work", "money", "contract", "correction", "ledger")

@@ -1,0 +1,326 @@
+"""Appending to and reading an engagement's ledger of records."""
+
+import base64
+import hashlib
+import json
+import secrets
+from datetime import datetime, timedelta
+
+import rfc8785
+from pydantic import ValidationError
+from sqlalchemy import tuple_
+from sqlmodel import Session, col, select
+
+from service.accounts.models import Workspace
+from service.engagements.models import Engagement, Status, Terms
+from service.errors import Conflict, Invalid, NotFound
+from service.evidence.models import Evidence
+from service.ledger import service as ledger
+from service.records.kinds import CORRECTIONS, KINDS
+from service.records.models import Record, RecordCreate, RecordPublic, RecordRef, RecordVersion
+from service.times import rfc3339_micro, rfc3339_seconds, utcnow
+
+PAGE_MAX = 200
+
+
+def append_record(
+    session: Session,
+    *,
+    workspace: Workspace,
+    engagement: Engagement,
+    actor: str,
+    data: RecordCreate,
+    system: bool = False,
+) -> Record:
+    """Validates the record against the ledger so far and appends it as the next leaf, in this transaction.
+
+    With an `external_id` already on this engagement, returns that record when the content is the same
+    (an importer re-running) and refuses when it differs."""
+    kind = KINDS[data.kind]
+    if kind.system and not system:
+        raise Invalid(f"{data.kind} records are appended by Docket itself", field="kind")
+    engagement = ledger.lock_engagement(session, engagement.id)
+    if data.external_id is not None:
+        existing = session.exec(
+            select(Record).where(Record.engagement_id == engagement.id, Record.external_id == data.external_id)
+        ).first()
+        if existing is not None:
+            return _same_or_conflict(existing, data)
+
+    body = dict(data.body)
+    targets = _check_refs(session, engagement, data)
+    if data.kind == "amendment":
+        body["body"] = _amended_body(targets[data.refs[0]], body["body"])
+    elif data.kind == "terms_changed":
+        _check_terms_change(engagement, body["changes"])
+    elif data.kind == "invoice_issued" and "due_on" not in body:
+        body["due_on"] = (data.occurred_at.date() + timedelta(days=engagement.payment_terms_days)).isoformat()
+    body.setdefault("summary", _default_summary(data, targets))
+    if kind.default_direction and "direction" not in body:
+        body["direction"] = kind.default_direction.value
+    _check_attachments(session, workspace, data.attachments)
+
+    body["salt"] = secrets.token_hex(16)
+    body_bytes = rfc8785.dumps(body)
+    body_sha256 = hashlib.sha256(body_bytes).hexdigest()
+    recorded_at = utcnow()
+    index = engagement.tree_size
+    leaf = rfc8785.dumps(
+        {
+            "v": 1,
+            "log": ledger.origin(workspace, engagement),
+            "index": index,
+            "kind": data.kind,
+            "occurred_at": rfc3339_seconds(data.occurred_at),
+            "recorded_at": rfc3339_micro(recorded_at),
+            "actor": actor,
+            "body_sha256": body_sha256,
+            "attachments": list(data.attachments),
+            "refs": list(data.refs),
+        }
+    )
+    leaf_hash = ledger.append_leaf(session, engagement, leaf)
+    record = Record(
+        engagement_id=engagement.id,
+        idx=index,
+        kind=data.kind,
+        occurred_at=data.occurred_at.replace(microsecond=0),
+        recorded_at=recorded_at,
+        actor=actor,
+        body=body_bytes,
+        body_sha256=body_sha256,
+        attachments=list(data.attachments),
+        refs=list(data.refs),
+        external_id=data.external_id,
+        leaf=leaf,
+        leaf_hash=leaf_hash,
+        search_text=_search_text(body),
+    )
+    session.add(record)
+    for target in sorted(set(data.refs)):
+        session.add(RecordRef(engagement_id=engagement.id, target_idx=target, source_idx=index,
+                              source_kind=data.kind))
+    if engagement.last_activity_at is None or record.occurred_at > engagement.last_activity_at:
+        engagement.last_activity_at = record.occurred_at
+    session.flush()
+    if data.kind in ("notice_given", "engagement_ended") or (
+        data.kind == "retraction" and targets[data.refs[0]].kind in ("notice_given", "engagement_ended")
+    ):
+        engagement.status = _status(session, engagement)
+    session.add(engagement)
+    session.flush()
+    return record
+
+
+def _same_or_conflict(existing: Record, data: RecordCreate) -> Record:
+    stored = json.loads(existing.body)
+    stored.pop("salt", None)
+    same = (
+        existing.kind == data.kind
+        and existing.occurred_at == data.occurred_at.replace(microsecond=0)
+        and existing.attachments == list(data.attachments)
+        and existing.refs == list(data.refs)
+        and all(stored.get(k) == v for k, v in data.body.items())
+    )
+    if not same:
+        raise Conflict(f"external_id {data.external_id!r} is already used by record {existing.idx} with "
+                       "different content", field="external_id")
+    return existing
+
+
+def _check_refs(session: Session, engagement: Engagement, data: RecordCreate) -> dict[int, Record]:
+    kind = KINDS[data.kind]
+    if not kind.min_refs <= len(data.refs) <= kind.max_refs:
+        want = (f"exactly {kind.min_refs}" if kind.min_refs == kind.max_refs
+                else f"between {kind.min_refs} and {kind.max_refs}")
+        raise Invalid(f"{data.kind} needs {want} refs, got {len(data.refs)}", field="refs")
+    for ref in data.refs:
+        if not 0 <= ref < engagement.tree_size:
+            raise Invalid(f"refs: {ref} is not the index of an earlier record (the ledger has "
+                          f"{engagement.tree_size})", field="refs")
+    if not data.refs:
+        return {}
+    targets = {r.idx: r for r in session.exec(
+        select(Record).where(Record.engagement_id == engagement.id, col(Record.idx).in_(data.refs)))}
+    for ref in data.refs:
+        target = targets[ref]
+        if kind.ref_kinds and target.kind not in kind.ref_kinds:
+            raise Invalid(f"refs: record {ref} is a {target.kind}; {data.kind} must refer to "
+                          f"{' or '.join(sorted(kind.ref_kinds))}", field="refs")
+    if data.kind in CORRECTIONS:
+        target = targets[data.refs[0]]
+        if target.kind in CORRECTIONS:
+            raise Invalid(f"refs: record {target.idx} is itself a {target.kind}; correct the original record",
+                          field="refs")
+        if _retraction_of(session, engagement.id, target.idx) is not None:
+            raise Invalid(f"refs: record {target.idx} is already retracted", field="refs")
+    return targets
+
+
+def _amended_body(target: Record, new_body: dict) -> dict:
+    schema = KINDS[target.kind].body
+    try:
+        parsed = schema.model_validate(new_body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in ("body", "body", *first["loc"]))
+        raise Invalid(f"{path}: {first['msg']} (the amended record is a {target.kind})", field=path) from None
+    return parsed.model_dump(mode="json", exclude_none=True)
+
+
+def _check_terms_change(engagement: Engagement, changes: dict) -> None:
+    unknown = set(changes) - set(Terms.model_fields)
+    if unknown or not changes:
+        raise Invalid(f"body.changes must name terms fields ({', '.join(Terms.model_fields)}); "
+                      f"unknown: {', '.join(sorted(unknown)) or 'none given'}", field="body.changes")
+    try:
+        Terms.model_validate({**engagement.terms().model_dump(mode="json"), **changes})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        path = ".".join(str(p) for p in ("body", "changes", *first["loc"]))
+        raise Invalid(f"{path}: {first['msg']}", field=path) from None
+
+
+def _check_attachments(session: Session, workspace: Workspace, attachments: list[str]) -> None:
+    if not attachments:
+        return
+    stored = set(session.exec(select(Evidence.sha256).where(
+        Evidence.workspace_id == workspace.id, col(Evidence.sha256).in_(attachments))))
+    missing = [a for a in attachments if a not in stored]
+    if missing:
+        raise Invalid(f"attachments: no evidence file {missing[0]} in this workspace; upload it first",
+                      field="attachments")
+
+
+def _default_summary(data: RecordCreate, targets: dict[int, Record]) -> str:
+    label = KINDS[data.kind].label
+    b = data.body
+    match data.kind:
+        case "invoice_issued":
+            return f"Invoice {b['invoice_number']} issued"
+        case "payment_received" | "payment_refused" | "commitment_kept" | "commitment_broken":
+            return f"{label} (record {data.refs[0]})"
+        case "amendment" | "retraction":
+            return f"{label} of record {data.refs[0]}: {b['reason']}"
+        case _:
+            return label
+
+
+def _search_text(body: dict) -> str:
+    parts = [body.get("summary", ""), body.get("details", ""), *body.get("participants", [])]
+    for key in ("subject", "reason", "invoice_number", "lead_name", "company", "deliverable", "promise", "system"):
+        parts.append(str(body.get(key, "")))
+    if isinstance(body.get("body"), dict):
+        parts.append(_search_text(body["body"]))
+    return " ".join(p for p in parts if p).lower()
+
+
+def _retraction_of(session: Session, engagement_id: int, idx: int) -> RecordRef | None:
+    return session.exec(select(RecordRef).where(
+        RecordRef.engagement_id == engagement_id, RecordRef.target_idx == idx,
+        RecordRef.source_kind == "retraction")).first()
+
+
+def _status(session: Session, engagement: Engagement) -> Status:
+    retracted = select(RecordRef.target_idx).where(
+        RecordRef.engagement_id == engagement.id, RecordRef.source_kind == "retraction")
+    kinds = set(session.exec(select(Record.kind).where(
+        Record.engagement_id == engagement.id,
+        col(Record.kind).in_(["notice_given", "engagement_ended"]),
+        col(Record.idx).not_in(retracted))))
+    if "engagement_ended" in kinds:
+        return Status.ended
+    return Status.notice if "notice_given" in kinds else Status.active
+
+
+# Reading
+
+
+def get_record(session: Session, *, engagement: Engagement, index: int) -> Record:
+    record = session.exec(select(Record).where(Record.engagement_id == engagement.id, Record.idx == index)).first()
+    if record is None:
+        raise NotFound("no such record")
+    return record
+
+
+def encode_cursor(record: Record) -> str:
+    return base64.urlsafe_b64encode(f"{record.occurred_at.isoformat()}|{record.idx}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        when, idx = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(when), int(idx)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("cursor is not one this API returned", field="cursor") from None
+
+
+def list_records(
+    session: Session,
+    *,
+    engagement: Engagement,
+    kinds: list[str] | None = None,
+    occurred_from: datetime | None = None,
+    occurred_to: datetime | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Record], str | None]:
+    """Records in the order they happened (ties by index), one keyset page at a time."""
+    for kind in kinds or []:
+        if kind not in KINDS:
+            raise Invalid(f"kind: unknown kind {kind!r}", field="kind")
+    limit = max(1, min(limit, PAGE_MAX))
+    query = select(Record).where(Record.engagement_id == engagement.id)
+    if kinds:
+        query = query.where(col(Record.kind).in_(kinds))
+    if occurred_from is not None:
+        query = query.where(Record.occurred_at >= occurred_from)
+    if occurred_to is not None:
+        query = query.where(Record.occurred_at <= occurred_to)
+    if q and q.strip():
+        needle = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Record.search_text).like(f"%{needle}%", escape="\\"))
+    if cursor:
+        after = decode_cursor(cursor)
+        query = query.where(tuple_(Record.occurred_at, Record.idx) > after)
+    rows = list(session.exec(query.order_by(Record.occurred_at, Record.idx).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def describe(session: Session, *, engagement: Engagement, records: list[Record]) -> list[RecordPublic]:
+    """Public views with each record's current version, amendment history and retraction, in one read."""
+    corrections: dict[int, list[Record]] = {}
+    if records:
+        sources = session.exec(
+            select(RecordRef.target_idx, Record)
+            .join(Record, (Record.engagement_id == RecordRef.engagement_id) & (Record.idx == RecordRef.source_idx))
+            .where(RecordRef.engagement_id == engagement.id,
+                   col(RecordRef.target_idx).in_([r.idx for r in records]),
+                   col(RecordRef.source_kind).in_(list(CORRECTIONS)))
+            .order_by(Record.idx)
+        )
+        for target, source in sources:
+            corrections.setdefault(target, []).append(source)
+    return [_public(r, corrections.get(r.idx, [])) for r in records]
+
+
+def _version(record: Record) -> RecordVersion:
+    return RecordVersion(index=record.idx, kind=record.kind, recorded_at=record.recorded_at,
+                         body=json.loads(record.body))
+
+
+def _public(record: Record, corrections: list[Record]) -> RecordPublic:
+    body = json.loads(record.body)
+    history = [_version(c) for c in corrections if c.kind == "amendment"]
+    retraction = next((_version(c) for c in corrections if c.kind == "retraction"), None)
+    status = "retracted" if retraction else "amended" if history else "current"
+    return RecordPublic(
+        index=record.idx, kind=record.kind, occurred_at=record.occurred_at, recorded_at=record.recorded_at,
+        actor=record.actor, body=body, body_sha256=record.body_sha256, attachments=record.attachments,
+        refs=record.refs, external_id=record.external_id, leaf_hash=record.leaf_hash.hex(), status=status,
+        current=history[-1].body["body"] if history else body, history=history, retraction=retraction,
+    )
+
+

@@ -1,0 +1,58 @@
+"""Server-rendered pages: a whole page, or for htmx requests just the named block the request targets."""
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from service.records.kinds import KINDS
+
+WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+HTMX = "htmx-2.0.11.min.js"
+
+templates = Jinja2Blocks(directory=WEB_DIR / "templates")
+
+
+def _money(amount_minor: int | None, currency: str | None) -> str:
+    if amount_minor is None:
+        return ""
+    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency or "", "")
+    value = f"{amount_minor / 100:,.2f}"
+    return f"{symbol}{value}" if symbol else f"{value} {currency}"
+
+
+def _when(value: datetime | date | None, fmt: str = "%d %b %Y %H:%M") -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime(fmt) + " UTC"
+    return value.strftime("%d %b %Y")
+
+
+def _filesize(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return ""
+
+
+templates.env.filters.update(money=_money, when=_when, filesize=_filesize,
+                             pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
+templates.env.globals.update(KINDS=KINDS, HTMX=HTMX)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+
+
+def render(request: Request, template: str, context: dict, *, block: str | None = None,
+           status_code: int = 200) -> HTMLResponse:
+    """Renders `block` alone when htmx asked for it, else the whole page."""
+    context = {"principal": getattr(request.state, "principal", None), **context}
+    if block and is_htmx(request):
+        return templates.TemplateResponse(request, template, context, block_name=block, status_code=status_code)
+    return templates.TemplateResponse(request, template, context, status_code=status_code)
