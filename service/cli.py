@@ -45,7 +45,7 @@ def serve(
     """Start Docket; on a new database, create the first owner and the demo, and print a login link."""
     import uvicorn
 
-    from service.demo import bootstrap
+    from service.demo.story import bootstrap
 
     with new_session(write=True) as session:
         link = bootstrap(session)
@@ -60,7 +60,7 @@ def serve(
 @app.command()
 def demo() -> None:
     """Load the demo workspace (a sales engagement that ends in a refused final invoice)."""
-    from service.demo import load_demo
+    from service.demo.story import load_demo
 
     with new_session(write=True) as session:
         workspace = load_demo(session)

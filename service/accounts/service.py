@@ -30,6 +30,8 @@ class Principal:
     user_id: int | None = None
     token_id: int | None = None
     csrf_token: str | None = None
+    # (id, name, is_demo) of every workspace a signed-in person belongs to, for the switcher.
+    workspaces: tuple[tuple[int, str, bool], ...] = ()
 
     @property
     def actor(self) -> str:
@@ -213,8 +215,19 @@ def session_principal(session: Session, *, token: str) -> Principal:
     if row is None or row[0].expires_at < utcnow():
         raise Unauthorized("not signed in, or the session has expired")
     auth, membership, workspace = row
-    return Principal(workspace=workspace, role=Role(membership.role), user_id=auth.user_id,
-                     csrf_token=auth.csrf_token)
+    workspaces = session.exec(
+        select(Workspace.id, Workspace.name, Workspace.is_demo).join(Membership)
+        .where(Membership.user_id == auth.user_id).order_by(Workspace.is_demo, Workspace.name)
+    ).all()
+    return Principal(workspace=_detached(session, workspace), role=Role(membership.role), user_id=auth.user_id,
+                     csrf_token=auth.csrf_token, workspaces=tuple(tuple(w) for w in workspaces))
+
+
+def _detached(session: Session, workspace: Workspace) -> Workspace:
+    """The principal's workspace outlives the request's transaction: an error page rendered after a
+    rollback still shows whose workspace this is."""
+    session.expunge(workspace)
+    return workspace
 
 
 def token_principal(session: Session, *, token: str) -> Principal:
@@ -227,7 +240,7 @@ def token_principal(session: Session, *, token: str) -> Principal:
         raise Unauthorized("the API token is unknown or revoked")
     api_token, workspace = row
     role = Role.editor if api_token.scope == Scope.write else Role.viewer
-    return Principal(workspace=workspace, role=role, token_id=api_token.id)
+    return Principal(workspace=_detached(session, workspace), role=role, token_id=api_token.id)
 
 
 def create_api_token(

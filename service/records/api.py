@@ -5,7 +5,7 @@ from pydantic import AwareDatetime
 
 from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.idempotency import IdempotencyDep
-from service.records.models import RecordCreate, RecordPage, RecordPublic
+from service.records.models import RecordIn, RecordPage, RecordPublic
 from service.records.service import append_record, describe, get_record, list_records
 from service.times import to_utc
 
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/engagements/{engagement_id}/records", tags=["records
 
 @router.post("", status_code=201, response_model=RecordPublic,
              responses={200: {"description": "a record with this external_id already exists with the same content"}})
-def post_record(data: RecordCreate, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+def post_record(data: RecordIn, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
                 idem: IdempotencyDep):
     size_before = engagement.tree_size
     record = append_record(session, workspace=principal.workspace, engagement=engagement,

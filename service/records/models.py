@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import ConfigDict, ValidationError, model_validator
+from pydantic import ConfigDict, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails
 from sqlalchemy import Index, LargeBinary
 from sqlmodel import JSON, Field, SQLModel, UniqueConstraint
@@ -56,14 +56,18 @@ class RecordCreate(SQLModel):
     refs: list[int] = Field(default_factory=list, max_length=20)
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(KINDS)}")
+        return kind
+
     @model_validator(mode="after")
     def _body_fits_kind(self):
         """Checks the body against its kind's schema, so that errors name `body.<field>`."""
-        kind = KINDS.get(self.kind)
-        if kind is None:
-            raise ValueError(f"unknown kind {self.kind!r}; known kinds: {', '.join(KINDS)}")
         try:
-            parsed = kind.body.model_validate(self.body)
+            parsed = KINDS[self.kind].body.model_validate(self.body)
         except ValidationError as exc:
             raise ValidationError.from_exception_data(
                 exc.title,
@@ -78,6 +82,17 @@ class RecordCreate(SQLModel):
         if not self.body.get("participants"):
             self.body.pop("participants", None)
         return self
+
+
+class RecordIn(RecordCreate):
+    """A record as a user or another tool sends it: Docket appends the system kinds itself."""
+
+    @field_validator("kind")
+    @classmethod
+    def _not_system(cls, kind: str) -> str:
+        if KINDS[kind].system:
+            raise ValueError(f"{kind} records are appended by Docket itself")
+        return kind
 
 
 class RecordVersion(SQLModel):

@@ -8,7 +8,7 @@ from service.deps import EngagementDep, SessionDep, WriterDep
 from service.errors import DomainError
 from service.evidence.service import evidence_by_hash
 from service.records.kinds import KINDS
-from service.records.models import RecordCreate
+from service.records.models import RecordIn
 from service.records.service import append_record, describe, list_records
 from service.web import render
 
@@ -53,7 +53,7 @@ async def add_record(request: Request, engagement: EngagementDep, principal: Wri
     try:
         # The form's datetime-local field has no zone; the page labels it UTC.
         occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=UTC) if occurred else None
-        data = RecordCreate(kind=form.get("kind", ""), occurred_at=occurred_at, body=body)
+        data = RecordIn(kind=form.get("kind", ""), occurred_at=occurred_at, body=body)
         append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
                       data=data)
     except ValidationError as exc:
