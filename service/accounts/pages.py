@@ -7,11 +7,8 @@ from fastapi.responses import RedirectResponse
 
 from service.accounts.models import Role, Scope
 from service.accounts.service import (
-    add_member,
     authenticate,
     create_api_token,
-    create_login_link,
-    create_user,
     end_session,
     invite_member,
     list_api_tokens,

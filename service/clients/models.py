@@ -3,8 +3,8 @@ from datetime import datetime
 from pydantic import ConfigDict
 from sqlmodel import JSON, Field, SQLModel
 
-from service.times import utcnow
 from service.fields import ShortText
+from service.times import utcnow
 
 
 class Contact(SQLModel):

@@ -4,8 +4,8 @@ from enum import StrEnum
 from pydantic import ConfigDict, StrictInt, model_validator
 from sqlmodel import JSON, Field, SQLModel
 
-from service.times import utcnow
 from service.fields import Currency, MinorUnits
+from service.times import utcnow
 
 
 class NoticeForm(StrEnum):

@@ -6,8 +6,8 @@ from pydantic_core import InitErrorDetails
 from sqlalchemy import Index, LargeBinary
 from sqlmodel import JSON, Field, SQLModel, UniqueConstraint
 
-from service.records.kinds import KINDS
 from service.fields import PastTime, Sha256Hex
+from service.records.kinds import KINDS
 
 
 class Record(SQLModel, table=True):

@@ -16,6 +16,7 @@ from service.engagements.models import Engagement, Status, Terms
 from service.errors import Conflict, Invalid, NotFound
 from service.evidence.models import Evidence
 from service.ledger import service as ledger
+from service.ledger.leaf import leaf_bytes
 from service.records.kinds import CORRECTIONS, KINDS
 from service.records.models import Record, RecordCreate, RecordPublic, RecordRef, RecordVersion
 from service.times import rfc3339_micro, rfc3339_seconds, utcnow
@@ -65,20 +66,9 @@ def append_record(
     body_sha256 = hashlib.sha256(body_bytes).hexdigest()
     recorded_at = utcnow()
     index = engagement.tree_size
-    leaf = rfc8785.dumps(
-        {
-            "v": 1,
-            "log": ledger.origin(workspace, engagement),
-            "index": index,
-            "kind": data.kind,
-            "occurred_at": rfc3339_seconds(data.occurred_at),
-            "recorded_at": rfc3339_micro(recorded_at),
-            "actor": actor,
-            "body_sha256": body_sha256,
-            "attachments": list(data.attachments),
-            "refs": list(data.refs),
-        }
-    )
+    leaf = leaf_bytes(origin=ledger.origin(workspace, engagement), index=index, kind=data.kind,
+                      occurred_at=rfc3339_seconds(data.occurred_at), recorded_at=rfc3339_micro(recorded_at),
+                      actor=actor, body_sha256=body_sha256, attachments=data.attachments, refs=data.refs)
     leaf_hash = ledger.append_leaf(session, engagement, leaf)
     record = Record(
         engagement_id=engagement.id,

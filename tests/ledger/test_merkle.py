@@ -107,3 +107,24 @@ def test_bad_inclusion_parameters(index, size):
 def test_bad_consistency_parameters(size1, size2):
     with pytest.raises(merkle.ProofError):
         merkle.consistency_proof(size1, size2, build(4).fetch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(origin=st.text(min_size=1, max_size=30), kind=st.text(max_size=20), actor=st.text(max_size=20),
+       attachments=st.lists(st.text(max_size=64), max_size=3), refs=st.lists(st.integers(0, 10**12), max_size=4),
+       index=st.integers(0, 10**12))
+def test_leaf_bytes_are_exactly_jcs(origin, kind, actor, attachments, refs, index):
+    import rfc8785
+
+    from service.ledger.leaf import leaf_bytes
+
+    fields = dict(origin=origin, index=index, kind=kind, occurred_at="2026-01-05T10:00:00Z",
+                  recorded_at="2026-01-05T10:00:00.123456Z", actor=actor, body_sha256="ab" * 32,
+                  attachments=attachments, refs=refs)
+    expected = rfc8785.dumps({"v": 1, "log": origin, "index": index, "kind": kind,
+                              "occurred_at": fields["occurred_at"], "recorded_at": fields["recorded_at"],
+                              "actor": actor, "body_sha256": "ab" * 32, "attachments": attachments, "refs": refs})
+    assert leaf_bytes(**fields) == expected
+    plain = dict(fields, origin="docket.localhost/acme/1", kind="call", actor="user:1", attachments=["cd" * 32])
+    assert leaf_bytes(**plain) == rfc8785.dumps({**{k: v for k, v in plain.items() if k != "origin"},
+                                                 "log": plain["origin"], "v": 1})
