@@ -1,5 +1,6 @@
 """The `docket` command."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -109,6 +110,29 @@ def token_create(
         _, secret = create_api_token(session, workspace=target, user_id=owner.user_id, name=name, scope=scope)
         session.commit()
     typer.echo(secret)
+
+
+@app.command()
+def verify(
+    bundle: Annotated[Path | None, typer.Argument(help="an evidence bundle (.zip) to check offline")] = None,
+    db: Annotated[bool, typer.Option("--db", help="check every ledger and file in the database instead")] = False,
+    key: Annotated[str | None, typer.Option(help="pin the verifier key the checkpoint must be signed with")] = None,
+) -> None:
+    """Check a bundle, or with --db everything stored; print what was checked and every problem; exit 1 on any."""
+    if db == (bundle is not None):
+        raise typer.BadParameter("give either a BUNDLE file or --db")
+    if db:
+        from service.evidence.store import EvidenceStore
+        from service.ledger.verify import verify_database
+
+        with new_session() as session:
+            report = verify_database(session, EvidenceStore(get_settings().evidence_dir))
+    else:
+        from service.bundles.verify import verify_bundle
+
+        report = verify_bundle(bundle, key=key)
+    typer.echo(report.render())
+    raise typer.Exit(0 if report.ok else 1)
 
 
 if __name__ == "__main__":

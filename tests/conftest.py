@@ -5,6 +5,7 @@ suite again on PostgreSQL)."""
 
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 _DATA = Path(tempfile.mkdtemp(prefix="docket-test-"))
@@ -15,7 +16,7 @@ os.environ["DOCKET_DATABASE_URL"] = os.environ["DOCKET_TEST_DATABASE_URL"]
 
 import pytest  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import make_url, text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from service.db import get_session, make_engine  # noqa: E402
@@ -32,12 +33,28 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session")
-def engine():
-    engine = make_engine(DATABASE_URL)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
+def database_url():
+    """On PostgreSQL each run gets its own database, so that runs side by side do not trample each other."""
+    url = make_url(DATABASE_URL)
+    if url.get_backend_name() != "postgresql":
+        yield DATABASE_URL
+        return
+    admin = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    name = f"docket_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    os.environ["DOCKET_DATABASE_URL"] = database_url
     with engine.begin() as conn:
         upgrade(conn)
     yield engine

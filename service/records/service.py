@@ -314,3 +314,16 @@ def _public(record: Record, corrections: list[Record]) -> RecordPublic:
     )
 
 
+
+
+def exhibit_numbers(session: Session, *, engagement: Engagement) -> dict[str, str]:
+    """E0001, E0002... for every file attached in this engagement, numbered by first appearance in chronology
+    order (occurred_at, then index). Numbered over the whole engagement so that a number means the same file
+    in the timeline, the statement of facts and every bundle, partial or not."""
+    numbers: dict[str, str] = {}
+    rows = session.exec(select(Record.attachments).where(Record.engagement_id == engagement.id)
+                        .order_by(Record.occurred_at, Record.idx))
+    for attachments in rows:
+        for sha in attachments:
+            numbers.setdefault(sha, f"E{len(numbers) + 1:04d}")
+    return numbers

@@ -1,0 +1,174 @@
+"""`docket verify --db`: re-derive every ledger from what is stored, trusting nothing the application wrote
+down about it (DESIGN §4). Each problem names its engagement and index."""
+
+import hashlib
+import json
+from collections.abc import Iterator
+
+from sqlalchemy import select
+from sqlmodel import Session, col
+
+from service.accounts.models import Workspace
+from service.engagements.models import Engagement
+from service.evidence.models import Evidence
+from service.evidence.store import EvidenceStore
+from service.ledger import merkle, note
+from service.ledger import service as ledger
+from service.ledger.leaf import leaf_bytes
+from service.ledger.models import Checkpoint
+from service.ledger.report import Report
+from service.records.models import Record
+from service.times import rfc3339_micro, rfc3339_seconds
+
+_COLUMNS = (Record.idx, Record.kind, Record.occurred_at, Record.recorded_at, Record.actor, Record.body,
+            Record.body_sha256, Record.attachments, Record.refs, Record.leaf, Record.leaf_hash)
+_BATCH = 5000
+
+
+class _Tree:
+    """Leaf hashes in, roots at chosen sizes out, in one pass with O(log n) memory."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.stack: list[tuple[int, bytes]] = []
+
+    def add(self, digest: bytes) -> None:
+        size = 1
+        stack = self.stack
+        while stack and stack[-1][0] == size:
+            digest = hashlib.sha256(b"\x01" + stack.pop()[1] + digest).digest()
+            size *= 2
+        stack.append((size, digest))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self.stack:
+            return merkle.EMPTY_ROOT
+        digest = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            digest = merkle.node_hash(left, digest)
+        return digest
+
+
+def _rows(session: Session, engagement_id: int) -> Iterator[tuple]:
+    """Every record row of one engagement by index, in batches (keyset), without building ORM objects."""
+    after = -1
+    while True:
+        batch = session.execute(
+            select(*_COLUMNS).where(Record.engagement_id == engagement_id, col(Record.idx) > after)
+            .order_by(Record.idx).limit(_BATCH)
+        ).all()
+        yield from batch
+        if len(batch) < _BATCH:
+            return
+        after = batch[-1][0]
+
+
+def _which_fields(stored: bytes, expected: bytes) -> str:
+    try:
+        have, want = json.loads(stored), json.loads(expected)
+        fields = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+        return ", ".join(fields) or "encoding"
+    except (ValueError, AttributeError):
+        return "the leaf is not JSON"
+
+
+def verify_engagement(session: Session, *, workspace: Workspace, engagement: Engagement,
+                      report: Report | None = None) -> Report:
+    report = report or Report(f"Ledger of engagement {engagement.id}")
+    where = f"engagement {engagement.id}"
+    origin = ledger.origin(workspace, engagement)
+    checkpoints = list(session.execute(
+        select(Checkpoint).where(Checkpoint.engagement_id == engagement.id).order_by(Checkpoint.size)).scalars())
+    roots_wanted = {c.size for c in checkpoints}
+    roots: dict[int, bytes] = {}
+    tree = _Tree()
+    sha256 = hashlib.sha256
+    expected_idx = 0
+    records = bytes_hashed = 0
+    for idx, kind, occurred_at, recorded_at, actor, body, body_sha256, attachments, refs, leaf, leaf_hash in _rows(
+            session, engagement.id):
+        at = f"{where}, record {idx}"
+        if idx != expected_idx:
+            report.problem(at, f"expected record {expected_idx} here: "
+                           + ("records are missing" if idx > expected_idx else "an index is repeated"))
+            expected_idx = idx
+        records += 1
+        if body is not None:
+            bytes_hashed += len(body)
+            if sha256(body).hexdigest() != body_sha256:
+                report.problem(at, "the body does not hash to its body_sha256")
+        expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=rfc3339_seconds(occurred_at),
+                              recorded_at=rfc3339_micro(recorded_at), actor=actor, body_sha256=body_sha256,
+                              attachments=attachments, refs=refs)
+        if leaf != expected:
+            report.problem(at, f"the leaf bytes disagree with the record on: {_which_fields(leaf, expected)}")
+        bytes_hashed += len(leaf)
+        digest = sha256(b"\x00" + leaf).digest()
+        if digest != leaf_hash:
+            report.problem(at, "the stored leaf hash is not the hash of the leaf bytes")
+        tree.add(digest)
+        expected_idx += 1
+        if tree.size in roots_wanted:
+            roots[tree.size] = tree.root()
+    report.count("records", records)
+    report.count("bytes hashed", bytes_hashed)
+
+    root = tree.root()
+    if tree.size != engagement.tree_size:
+        report.problem(where, f"the ledger holds {tree.size} records but the engagement says {engagement.tree_size}")
+    elif root != engagement.root_hash:
+        report.problem(where, "the leaves give a different root from the engagement's root hash")
+    if tree.size and merkle.root_at(tree.size, ledger.node_fetcher(session, engagement.id)) != root:
+        report.problem(where, "the stored subtree hashes (used for proofs) give a different root")
+
+    vkey = ledger.verifier_key(workspace)
+    for checkpoint in checkpoints:
+        at = f"{where}, checkpoint {checkpoint.size}"
+        report.count("checkpoints")
+        try:
+            signed = note.open_note(checkpoint.note, vkey)
+        except note.NoteError as exc:
+            report.problem(at, f"signature: {exc}")
+            continue
+        if (signed.origin, signed.size, signed.root) != (origin, checkpoint.size, checkpoint.root_hash):
+            report.problem(at, "the signed note says something other than the stored checkpoint")
+        if checkpoint.size not in roots:
+            report.problem(at, f"signed at size {checkpoint.size} but the ledger has only {tree.size} records")
+        elif roots[checkpoint.size] != signed.root:
+            report.problem(at, "the leaves give a different root from the signed checkpoint")
+    report.count("engagements")
+    return report
+
+
+def verify_files(session: Session, store: EvidenceStore, report: Report) -> None:
+    sizes = dict(session.execute(select(Evidence.sha256, Evidence.size).distinct()).all())
+    for sha, size in sorted(sizes.items()):
+        path = store.path(sha)
+        at = f"evidence {sha}"
+        if not path.is_file():
+            report.problem(at, f"the file is missing from the evidence store ({path})")
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        actual = path.stat().st_size
+        report.count("files")
+        report.count("file bytes", actual)
+        if digest.hexdigest() != sha:
+            report.problem(at, "the file's content no longer matches its sha256")
+        elif actual != size:
+            report.problem(at, f"the file is {actual} bytes but was registered as {size}")
+
+
+def verify_database(session: Session, store: EvidenceStore) -> Report:
+    report = Report("Docket database")
+    report.counts = {"engagements": 0, "records": 0, "checkpoints": 0, "files": 0, "file bytes": 0,
+                     "bytes hashed": 0}
+    for workspace in session.execute(select(Workspace).order_by(Workspace.id)).scalars():
+        for engagement in session.execute(
+                select(Engagement).where(Engagement.workspace_id == workspace.id).order_by(Engagement.id)).scalars():
+            verify_engagement(session, workspace=workspace, engagement=engagement, report=report)
+    verify_files(session, store, report)
+    return report
