@@ -1,5 +1,6 @@
 """Engine and sessions. A request gets one session that commits once, after the route, or rolls back."""
 
+import threading
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -40,13 +41,33 @@ def make_engine(url: str, **options) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # SQLite has one writer at a time. Writers of this process queue on a lock, handed over the moment the
+    # previous transaction ends; left to SQLite's busy handler they would poll with sleeps of up to 100 ms.
+    write_lock = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _sqlite_begin(conn):
         # A writer takes the write lock up front: a deferred transaction that read first and writes later
         # fails with SQLITE_BUSY_SNAPSHOT under concurrency instead of waiting its turn.
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if not conn.get_execution_options().get("sqlite_immediate", False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        write_lock.acquire()
+        conn.info["holds_write_lock"] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(conn.info)
+            raise
 
+    def _release(info: dict) -> None:
+        if info.pop("holds_write_lock", False):
+            write_lock.release()
+
+    # The transaction ends when its connection goes back to the pool (the session releases it on commit or
+    # rollback), or when the connection is thrown away.
+    event.listen(engine, "checkin", lambda _dbapi, record: _release(record.info))
+    event.listen(engine, "invalidate", lambda _dbapi, record, _exc: _release(record.info))
     return engine
 
 

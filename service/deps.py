@@ -20,7 +20,11 @@ CSRF_HEADER = "x-csrf-token"
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-async def _csrf_token_sent(request: Request) -> str:
+async def csrf_token_sent(request: Request) -> str:
+    """Async only to read a form body; everything that touches the database stays off the event loop (a
+    blocking SQLite lock wait there would stall every request, including the one holding the lock)."""
+    if request.method not in UNSAFE_METHODS:
+        return ""
     if token := request.headers.get(CSRF_HEADER):
         return token
     content_type = request.headers.get("content-type", "")
@@ -32,12 +36,13 @@ async def _csrf_token_sent(request: Request) -> str:
     return ""
 
 
-async def current_principal(request: Request, session: SessionDep) -> Principal:
-    request.state.principal = principal = await _authenticate(request, session)
+def current_principal(request: Request, session: SessionDep,
+                      csrf_sent: Annotated[str, Depends(csrf_token_sent)]) -> Principal:
+    request.state.principal = principal = _authenticate(request, session, csrf_sent)
     return principal
 
 
-async def _authenticate(request: Request, session: Session) -> Principal:
+def _authenticate(request: Request, session: Session, csrf_sent: str) -> Principal:
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
@@ -49,8 +54,7 @@ async def _authenticate(request: Request, session: Session) -> Principal:
         raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer <token>'")
     principal = session_principal(session, token=cookie)
     if request.method in UNSAFE_METHODS:
-        sent = await _csrf_token_sent(request)
-        if not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+        if not hmac.compare_digest(csrf_sent.encode(), principal.csrf_token.encode()):
             raise Forbidden("the form is out of date (CSRF check failed); reload the page and try again")
     return principal
 
@@ -78,9 +82,17 @@ def current_client(client_id: int, principal: PrincipalDep, session: SessionDep)
     return get_client(session, workspace=principal.workspace, client_id=client_id)
 
 
-def current_engagement(engagement_id: int, principal: PrincipalDep, session: SessionDep) -> Engagement:
-    return get_engagement(session, workspace=principal.workspace, engagement_id=engagement_id)
+def current_engagement(engagement_id: int, request: Request, principal: PrincipalDep,
+                       session: SessionDep) -> Engagement:
+    return get_engagement(session, workspace=principal.workspace, engagement_id=engagement_id,
+                          lock=request.method in UNSAFE_METHODS)
 
 
+async def form_data(request: Request) -> dict[str, str]:
+    """A page form's fields, read here so that the route itself can be a plain (threadpool) function."""
+    return {k: v for k, v in (await request.form()).items() if k != "csrf_token" and isinstance(v, str)}
+
+
+FormDep = Annotated[dict[str, str], Depends(form_data)]
 ClientDep = Annotated[Client, Depends(current_client)]
 EngagementDep = Annotated[Engagement, Depends(current_engagement)]

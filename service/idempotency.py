@@ -52,15 +52,21 @@ class Idempotency:
         return JSONResponse(content, status_code=status_code)
 
 
-async def idempotency(request: Request, session: SessionDep, principal: PrincipalDep) -> Idempotency:
+async def _fingerprint(request: Request) -> str | None:
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        return None  # uploads fingerprint their file once it has streamed in
+    # FastAPI caches the body it parsed, so this reads nothing twice.
+    return hashlib.sha256(request.method.encode() + request.url.path.encode() + await request.body()).hexdigest()
+
+
+def idempotency(request: Request, session: SessionDep, principal: PrincipalDep,
+                fingerprint: Annotated[str | None, Depends(_fingerprint)]) -> Idempotency:
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
         raise Invalid("Idempotency-Key must have 1 to 255 characters", field="Idempotency-Key")
     idem = Idempotency(session, principal, key)
-    if not request.headers.get("content-type", "").startswith("multipart/"):
-        # FastAPI caches the body it parsed, so this reads nothing twice; uploads fingerprint their file instead.
-        idem.check(hashlib.sha256(request.method.encode() + request.url.path.encode() + await request.body())
-                   .hexdigest())
+    if fingerprint is not None:
+        idem.check(fingerprint)
     return idem
 
 

@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('tree_size', sa.Integer(), nullable=False),
     sa.Column('root_hash', sa.LargeBinary(), nullable=True),
+    sa.Column('frontier', sa.LargeBinary(), nullable=False),
     sa.Column('last_activity_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['client_id'], ['client.id'], ),

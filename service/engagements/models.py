@@ -2,6 +2,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import ConfigDict, StrictInt, model_validator
+from sqlalchemy import LargeBinary
 from sqlmodel import JSON, Field, SQLModel
 
 from service.fields import Currency, MinorUnits
@@ -78,6 +79,9 @@ class Engagement(SQLModel, table=True):
     status: str = Field(default=Status.active, max_length=16)
     tree_size: int = 0
     root_hash: bytes | None = None
+    # The hashes of the perfect subtrees that make up the current tree, left to right (32 bytes each): all an
+    # append needs, so it reads no Merkle nodes. `verify` rebuilds everything without trusting it.
+    frontier: bytes = Field(default=b"", sa_type=LargeBinary)
     last_activity_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
 

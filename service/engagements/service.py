@@ -7,6 +7,7 @@ from service.clients.models import Client
 from service.clients.service import get_client
 from service.engagements.models import Engagement, EngagementCreate, EngagementPublic, Status
 from service.errors import NotFound
+from service.ledger import service as ledger
 from service.records.models import RecordCreate
 from service.records.service import append_record
 
@@ -33,8 +34,9 @@ def create_engagement(session: Session, *, workspace: Workspace, actor: str, dat
     return engagement
 
 
-def get_engagement(session: Session, *, workspace: Workspace, engagement_id: int) -> Engagement:
-    engagement = session.get(Engagement, engagement_id)
+def get_engagement(session: Session, *, workspace: Workspace, engagement_id: int, lock: bool = False) -> Engagement:
+    """With lock, for requests that will append: see ledger.lock_engagement."""
+    engagement = ledger.lock_engagement(session, engagement_id) if lock else session.get(Engagement, engagement_id)
     if engagement is None or engagement.workspace_id != workspace.id:
         raise NotFound("no such engagement")
     return engagement

@@ -1,13 +1,16 @@
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
+from service.accounts.service import Principal
 from service.config import get_settings
 from service.deps import PrincipalDep, SessionDep, WriterDep
 from service.evidence.models import EvidencePublic
 from service.evidence.service import get_evidence, register_evidence
 from service.evidence.store import EvidenceStore
-from service.evidence.upload import receive_upload
-from service.idempotency import IdempotencyDep
+from service.evidence.upload import Upload, receive_upload
+from service.idempotency import Idempotency, IdempotencyDep
 
 router = APIRouter(prefix="/evidence", tags=["evidence"])
 
@@ -29,7 +32,14 @@ def store() -> EvidenceStore:
              responses={413: {"description": "larger than DOCKET_MAX_UPLOAD_MB"}})
 async def post_evidence(request: Request, principal: WriterDep, session: SessionDep, idem: IdempotencyDep):
     """Streams the file to the store, hashing it on the way; the same bytes uploaded twice are stored once."""
+    # End the transaction that authenticated us before the file streams in: on SQLite it holds the write lock,
+    # and a slow upload must not hold up every other writer.
+    await run_in_threadpool(session.commit)
     upload = await receive_upload(request, store(), get_settings().max_upload_bytes)
+    return await run_in_threadpool(_register, session, principal, idem, upload)
+
+
+def _register(session: Session, principal: Principal, idem: Idempotency, upload: Upload) -> JSONResponse:
     idem.check(f"evidence:{upload.sha256}:{upload.filename}")
     evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256, size=upload.size,
                                  media_type=upload.media_type, filename=upload.filename)

@@ -34,7 +34,7 @@ def _split(n: int) -> int:
     return 1 << ((n - 1).bit_length() - 1)
 
 
-def _perfect_keys(start: int, end: int) -> list[Key]:
+def subtree_keys(start: int, end: int) -> list[Key]:
     """The stored nodes whose right fold is MTH(D[start:end]), left to right."""
     keys = []
     while start < end:
@@ -54,7 +54,7 @@ def _fold(keys: Sequence[Key], nodes: dict[Key, bytes]) -> bytes:
 
 
 def _subtrees_hashes(ranges: list[tuple[int, int]], fetch: Fetch) -> list[bytes]:
-    wanted = [_perfect_keys(start, end) for start, end in ranges]
+    wanted = [subtree_keys(start, end) for start, end in ranges]
     nodes = fetch(sorted({key for keys in wanted for key in keys}))
     try:
         return [_fold(keys, nodes) for keys in wanted]
@@ -71,7 +71,7 @@ def root_at(size: int, fetch: Fetch) -> bytes:
 def append(size: int, new_leaf_hash: bytes, fetch: Fetch) -> tuple[list[tuple[int, int, bytes]], bytes]:
     """Adds leaf number ``size``: returns the nodes to store (the leaf and every subtree it completes)
     and the new root. Reads only the O(log n) subtrees that make up the current root."""
-    old = _perfect_keys(0, size)
+    old = subtree_keys(0, size)
     nodes = fetch(old) if old else {}
     level, idx, digest = 0, size, new_leaf_hash
     new = [(0, size, new_leaf_hash)]

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 
-from sqlalchemy import tuple_
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
@@ -32,32 +31,40 @@ def key_id(workspace: Workspace) -> str:
     return note.key_id(key_name(workspace), workspace.public_key).hex()
 
 
-def lock_engagement(session: Session, engagement_id: int) -> Engagement:
+def lock_engagement(session: Session, engagement_id: int) -> Engagement | None:
     """Serialises appends to one engagement: a row lock on PostgreSQL; on SQLite the writer transaction
-    already holds the database write lock (see db.py)."""
-    return session.exec(
+    already holds the database write lock (see db.py). Locks once per transaction: a writing request locks
+    its engagement as it loads it, and the append then finds it locked."""
+    transaction = session.get_transaction()
+    held = session.info.get("locked_engagements")
+    if held is not None and held[0] is transaction and engagement_id in held[1]:
+        return session.get(Engagement, engagement_id)
+    engagement = session.exec(
         select(Engagement).where(Engagement.id == engagement_id).with_for_update().execution_options(
             populate_existing=True)
-    ).one()
+    ).first()
+    if held is None or held[0] is not transaction:
+        held = session.info["locked_engagements"] = (session.get_transaction(), set())
+    held[1].add(engagement_id)
+    return engagement
 
 
 def node_fetcher(session: Session, engagement_id: int):
     def fetch(keys: Iterable[Key]) -> dict[Key, bytes]:
-        keys = list(set(keys))
-        if not keys:
+        wanted = set(keys)
+        if not wanted:
             return {}
-        found: dict[Key, bytes] = {}
-        # Chunked so that a large batch stays under every driver's bound-parameter limit.
-        for start in range(0, len(keys), 400):
-            chunk = keys[start:start + 400]
-            rows = session.exec(
-                select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-                    MerkleNode.engagement_id == engagement_id,
-                    tuple_(MerkleNode.level, MerkleNode.idx).in_(chunk),
-                )
+        # `level IN (...) AND idx IN (...)` is one statement of a fixed shape (compiled once) that both engines
+        # answer with index probes; it may return a few unwanted (level, idx) pairs, dropped here. A row-value
+        # IN or an OR of pairs would make SQLite scan all of the engagement's nodes.
+        rows = session.execute(
+            select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+                MerkleNode.engagement_id == engagement_id,
+                col(MerkleNode.level).in_({level for level, _ in wanted}),
+                col(MerkleNode.idx).in_({idx for _, idx in wanted}),
             )
-            found.update({(level, idx): bytes(h) for level, idx, h in rows})
-        return found
+        )
+        return {(level, idx): bytes(h) for level, idx, h in rows if (level, idx) in wanted}
 
     return fetch
 
@@ -65,11 +72,16 @@ def node_fetcher(session: Session, engagement_id: int):
 def append_leaf(session: Session, engagement: Engagement, leaf: bytes) -> bytes:
     """Adds the leaf's hash and every perfect subtree it completes, and moves the engagement's root."""
     leaf_hash = merkle.leaf_hash(leaf)
-    new_nodes, root = merkle.append(engagement.tree_size, leaf_hash, node_fetcher(session, engagement.id))
+    size = engagement.tree_size
+    frontier = engagement.frontier
+    known = {key: frontier[32 * i:32 * i + 32] for i, key in enumerate(merkle.subtree_keys(0, size))}
+    new_nodes, root = merkle.append(size, leaf_hash, lambda keys: known)
     session.add_all(MerkleNode(engagement_id=engagement.id, level=level, idx=idx, hash=digest)
                     for level, idx, digest in new_nodes)
+    known.update({(level, idx): digest for level, idx, digest in new_nodes})
+    engagement.frontier = b"".join(known[key] for key in merkle.subtree_keys(0, size + 1))
     engagement.root_hash = root
-    engagement.tree_size += 1
+    engagement.tree_size = size + 1
     session.add(engagement)
     return leaf_hash
 

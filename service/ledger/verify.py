@@ -119,6 +119,8 @@ def verify_engagement(session: Session, *, workspace: Workspace, engagement: Eng
         report.problem(where, f"the ledger holds {tree.size} records but the engagement says {engagement.tree_size}")
     elif root != engagement.root_hash:
         report.problem(where, "the leaves give a different root from the engagement's root hash")
+    if b"".join(digest for _, digest in tree.stack) != engagement.frontier:
+        report.problem(where, "the stored frontier (what appends build on) disagrees with the leaves")
     if tree.size and merkle.root_at(tree.size, ledger.node_fetcher(session, engagement.id)) != root:
         report.problem(where, "the stored subtree hashes (used for proofs) give a different root")
 

@@ -6,7 +6,7 @@ from pydantic import AwareDatetime
 from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.idempotency import IdempotencyDep
 from service.records.models import RecordIn, RecordPage, RecordPublic
-from service.records.service import append_record, describe, get_record, list_records
+from service.records.service import append_record, describe, get_record, list_records, public_record
 from service.times import to_utc
 
 router = APIRouter(prefix="/engagements/{engagement_id}/records", tags=["records"])
@@ -19,9 +19,10 @@ def post_record(data: RecordIn, engagement: EngagementDep, principal: WriterDep,
     size_before = engagement.tree_size
     record = append_record(session, workspace=principal.workspace, engagement=engagement,
                            actor=principal.actor, data=data)
-    created = record.idx >= size_before
-    return idem.respond(describe(session, engagement=engagement, records=[record])[0],
-                        status_code=201 if created else 200)
+    if record.idx >= size_before:
+        return idem.respond(public_record(record))
+    # An importer re-sent a record it had sent before: answer with the record as it stands now.
+    return idem.respond(describe(session, engagement=engagement, records=[record])[0], status_code=200)
 
 
 @router.get("", response_model=RecordPage)

@@ -92,7 +92,6 @@ def append_record(
                               source_kind=data.kind))
     if engagement.last_activity_at is None or record.occurred_at > engagement.last_activity_at:
         engagement.last_activity_at = record.occurred_at
-    session.flush()
     if data.kind in ("notice_given", "engagement_ended") or (
         data.kind == "retraction" and targets[data.refs[0]].kind in ("notice_given", "engagement_ended")
     ):
@@ -294,6 +293,11 @@ def describe(session: Session, *, engagement: Engagement, records: list[Record])
         for target, source in sources:
             corrections.setdefault(target, []).append(source)
     return [_public(r, corrections.get(r.idx, [])) for r in records]
+
+
+def public_record(record: Record) -> RecordPublic:
+    """The public view of a record nothing has amended or retracted yet (one just appended)."""
+    return _public(record, [])
 
 
 def _version(record: Record) -> RecordVersion:
