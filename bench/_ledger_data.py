@@ -5,7 +5,9 @@ building blocks `append_record` uses (JCS body with salt, `leaf_bytes`, `merkle.
 inserted in batches. `docket verify` over the result passes, which shows the rows are what an append writes."""
 
 import hashlib
+import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 import rfc8785
@@ -20,6 +22,30 @@ from service.records.models import Record
 from service.times import rfc3339_micro, rfc3339_seconds
 
 BATCH = 20_000
+_built: dict[int, tuple[dict, int, int]] = {}
+
+
+def ledger_engagement(size: int) -> tuple[int, int]:
+    """An engagement of `size` leaves in a scratch database, built once per `make bench` run and shared by the
+    proof and verify benchmarks; points the settings at its database."""
+    from bench._util import scratch
+    from service.config import get_settings
+    from service.db import get_engine
+
+    if size in _built:
+        env, engagement_id, workspace_id = _built[size]
+        os.environ.update(env)
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+        return engagement_id, workspace_id
+    scratch(f"ledger-{size}")
+    get_engine.cache_clear()
+    started = time.perf_counter()
+    engagement_id, workspace_id = build_engagement(size, progress=lambda line: None)
+    print(f"   built an engagement of {size:,} leaves in {time.perf_counter() - started:.0f} s")
+    _built[size] = ({k: os.environ[k] for k in ("DOCKET_DATA_DIR", "DOCKET_DATABASE_URL")}, engagement_id,
+                    workspace_id)
+    return engagement_id, workspace_id
 
 
 def build_engagement(size: int, *, progress=print):
@@ -45,7 +71,8 @@ def build_engagement(size: int, *, progress=print):
     root = b""
     while index < size:
         records, nodes = [], []
-        for index in range(index, min(index + BATCH, size)):
+        stop = min(index + BATCH, size)
+        for index in range(index, stop):  # noqa: B020 (index carries on after the batch)
             occurred = start + timedelta(minutes=7 * index)
             recorded = occurred + timedelta(seconds=30, microseconds=index % 1_000_000)
             body = {"summary": f"Call {index} with the buyer about the pipeline", "direction": "out",
@@ -68,7 +95,7 @@ def build_engagement(size: int, *, progress=print):
                             "recorded_at": recorded, "actor": actor, "body": body_bytes, "body_sha256": body_sha256,
                             "attachments": [], "refs": [], "leaf": leaf, "leaf_hash": leaf_hash,
                             "search_text": body["summary"].lower() + " priya shah"})
-        index += 1
+        index = stop
         with engine.begin() as conn:
             conn.execute(insert(Record), records)
             conn.execute(insert(MerkleNode), nodes)

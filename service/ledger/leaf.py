@@ -11,8 +11,8 @@ _PLAIN = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]*")
 def leaf_bytes(*, origin: str, index: int, kind: str, occurred_at: str, recorded_at: str, actor: str,
                body_sha256: str, attachments: list[str], refs: list[int]) -> bytes:
     """The RFC 8785 bytes of the leaf. Times are already formatted (seconds and microseconds, `Z`)."""
-    strings = (origin, kind, occurred_at, recorded_at, actor, body_sha256, *attachments)
-    if all(_PLAIN.fullmatch(s) for s in strings) and all(type(r) is int for r in refs):
+    if _PLAIN.fullmatch("".join((origin, kind, occurred_at, recorded_at, actor, body_sha256, *attachments))) and all(
+            type(r) is int for r in refs):
         # Fast path with the keys already in JCS order: `verify` rebuilds a million of these.
         quoted = ",".join(f'"{a}"' for a in attachments)
         return (f'{{"actor":"{actor}","attachments":[{quoted}],"body_sha256":"{body_sha256}",'
