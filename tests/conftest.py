@@ -126,3 +126,24 @@ def browser_session(app, session, owner):
     with TestClient(app) as client:
         factories.sign_in(client, session, user=owner.user)
         yield client
+
+
+@pytest.fixture
+def cli_database(tmp_path, monkeypatch):
+    """A database of its own for commands that open their own sessions, as an operator runs them: the
+    settings point at a fresh migrated SQLite file for the length of the test."""
+    from service import db
+    from service.config import get_settings
+
+    monkeypatch.setenv("DOCKET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKET_DATABASE_URL", f"sqlite:///{tmp_path / 'docket.db'}")
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    with db.get_engine().begin() as conn:
+        upgrade(conn)
+    try:
+        yield db.get_engine()
+    finally:
+        db.get_engine().dispose()
+        get_settings.cache_clear()
+        db.get_engine.cache_clear()

@@ -162,36 +162,23 @@ def engagement_leaf(session, engagement, idx: int) -> bytes:
                      e=engagement.id, i=idx).scalar())
 
 
-def test_the_cli_prints_what_it_checked_and_exits_1_on_a_problem(tmp_path, monkeypatch):
+def test_the_cli_prints_what_it_checked_and_exits_1_on_a_problem(cli_database):
     """`docket verify --db` end to end on its own database, as an operator would run it."""
-    from service import db
     from service.cli import app
     from service.db import new_session
-    from service.migrate import upgrade
 
-    monkeypatch.setenv("DOCKET_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("DOCKET_DATABASE_URL", f"sqlite:///{tmp_path / 'docket.db'}")
-    get_settings.cache_clear()
-    db.get_engine.cache_clear()
-    try:
-        with db.get_engine().begin() as conn:
-            upgrade(conn)
-        with new_session(write=True) as session:
-            member = factories.make_member(session)
-            engagement = factories.make_engagement(session, member=member)
-            for _ in range(4):
-                factories.append(session, member=member, engagement=engagement)
-        result = CliRunner().invoke(app, ["verify", "--db"])
-        assert result.exit_code == 0, result.output
-        assert "1 engagements, 5 records" in result.output and "OK" in result.output
-        with db.get_engine().begin() as conn:
-            conn.execute(text("DROP TRIGGER record_no_update"))
-            conn.execute(text("UPDATE record SET body = X'00' WHERE idx = 2"))
-        result = CliRunner().invoke(app, ["verify", "--db"])
-        assert result.exit_code == 1
-        assert f"engagement {engagement.id}, record 2: the body does not hash to its body_sha256" in result.output
-        assert CliRunner().invoke(app, ["verify"]).exit_code == 2
-    finally:
-        db.get_engine().dispose()
-        get_settings.cache_clear()
-        db.get_engine.cache_clear()
+    with new_session(write=True) as session:
+        member = factories.make_member(session)
+        engagement = factories.make_engagement(session, member=member)
+        for _ in range(4):
+            factories.append(session, member=member, engagement=engagement)
+    result = CliRunner().invoke(app, ["verify", "--db"])
+    assert result.exit_code == 0, result.output
+    assert "1 engagements, 5 records" in result.output and "OK" in result.output
+    with cli_database.begin() as conn:
+        conn.execute(text("DROP TRIGGER record_no_update"))
+        conn.execute(text("UPDATE record SET body = X'00' WHERE idx = 2"))
+    result = CliRunner().invoke(app, ["verify", "--db"])
+    assert result.exit_code == 1
+    assert f"engagement {engagement.id}, record 2: the body does not hash to its body_sha256" in result.output
+    assert CliRunner().invoke(app, ["verify"]).exit_code == 2

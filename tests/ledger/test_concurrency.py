@@ -1,0 +1,48 @@
+"""Appends from many requests at once: one engagement's are serialised and get contiguous indices (a row lock
+on PostgreSQL, the writer queue on SQLite); different engagements proceed side by side. Real commits, real
+threads, on the test run's own database."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from sqlmodel import select
+
+from service.db import new_session
+from service.engagements.models import Engagement
+from service.ledger.verify import verify_engagement
+from service.records.models import Record, RecordCreate
+from service.records.service import append_record
+from tests import factories
+
+THREADS, EACH = 6, 8
+
+
+def test_concurrent_appends_get_contiguous_indices_and_verify(engine):
+    with new_session(engine, write=True) as session:
+        member = factories.make_member(session, workspace_name="Concurrency Ltd")
+        engagements = [factories.make_engagement(session, member=member).id for _ in range(2)]
+        workspace_id = member.workspace.id
+
+    def worker(n: int) -> None:
+        for i in range(EACH):
+            with new_session(engine, write=True) as session:
+                engagement = session.get(Engagement, engagements[n % 2])
+                workspace = session.get(type(member.workspace), workspace_id)
+                append_record(session, workspace=workspace, engagement=engagement, actor=member.actor,
+                              data=RecordCreate(kind="call", occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
+                                                body={"summary": f"worker {n} call {i}"}))
+                session.commit()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(worker, range(THREADS)))
+
+    with new_session(engine) as session:
+        workspace = session.get(type(member.workspace), workspace_id)
+        for engagement_id in engagements:
+            engagement = session.get(Engagement, engagement_id)
+            indices = session.exec(select(Record.idx).where(Record.engagement_id == engagement_id)
+                                   .order_by(Record.idx)).all()
+            expected = 1 + THREADS * EACH // 2
+            assert indices == list(range(expected)) and engagement.tree_size == expected
+            report = verify_engagement(session, workspace=workspace, engagement=engagement)
+            assert report.ok, report.render()
