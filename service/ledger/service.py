@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
@@ -76,8 +77,9 @@ def append_leaf(session: Session, engagement: Engagement, leaf: bytes) -> bytes:
     frontier = engagement.frontier
     known = {key: frontier[32 * i:32 * i + 32] for i, key in enumerate(merkle.subtree_keys(0, size))}
     new_nodes, root = merkle.append(size, leaf_hash, lambda keys: known)
-    session.add_all(MerkleNode(engagement_id=engagement.id, level=level, idx=idx, hash=digest)
-                    for level, idx, digest in new_nodes)
+    # Plain rows, not ORM objects: nothing reads them back in this transaction, and every append writes some.
+    session.execute(insert(MerkleNode), [{"engagement_id": engagement.id, "level": level, "idx": idx,
+                                          "hash": digest} for level, idx, digest in new_nodes])
     known.update({(level, idx): digest for level, idx, digest in new_nodes})
     engagement.frontier = b"".join(known[key] for key in merkle.subtree_keys(0, size + 1))
     engagement.root_hash = root

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import rfc8785
 from pydantic import ValidationError
-from sqlalchemy import tuple_
+from sqlalchemy import insert, tuple_
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
@@ -87,9 +87,10 @@ def append_record(
         search_text=_search_text(body),
     )
     session.add(record)
-    for target in sorted(set(data.refs)):
-        session.add(RecordRef(engagement_id=engagement.id, target_idx=target, source_idx=index,
-                              source_kind=data.kind))
+    if data.refs:
+        session.execute(insert(RecordRef), [{"engagement_id": engagement.id, "target_idx": target,
+                                             "source_idx": index, "source_kind": data.kind}
+                                            for target in sorted(set(data.refs))])
     if engagement.last_activity_at is None or record.occurred_at > engagement.last_activity_at:
         engagement.last_activity_at = record.occurred_at
     if data.kind in ("notice_given", "engagement_ended") or (
