@@ -5,7 +5,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from service.records.kinds import KINDS
@@ -43,6 +43,14 @@ def _filesize(size: int) -> str:
 templates.env.filters.update(money=_money, when=_when, filesize=_filesize,
                              pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
 templates.env.globals.update(KINDS=KINDS, HTMX=HTMX)
+
+
+def redirect(request: Request, url: str) -> Response:
+    """After a successful form post: a 303 for a plain form; for htmx, a full page load (HX-Redirect), since
+    swapping the next page into the form's target would nest one page inside another."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 def is_htmx(request: Request) -> bool:

@@ -1,14 +1,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from service.clients.models import ClientCreate
 from service.clients.service import create_client, list_clients
 from service.deps import ClientDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.service import list_engagements
-from service.web import render
+from service.web import redirect, render
 
 router = APIRouter()
 
@@ -36,7 +35,7 @@ def new_client(request: Request, principal: WriterDep, session: SessionDep,
         return render(request, "clients/new.html", {"form": form, "errors": errors}, block="client_form",
                       status_code=422)
     client = create_client(session, workspace=principal.workspace, data=data)
-    return RedirectResponse(f"/clients/{client.id}", status_code=303)
+    return redirect(request, f"/clients/{client.id}")
 
 
 @router.get("/clients/{client_id}")

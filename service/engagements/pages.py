@@ -1,5 +1,4 @@
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from service.clients.service import get_client, list_clients
@@ -9,7 +8,7 @@ from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
 from service.ledger import service as ledger
 from service.records.pages import timeline_context
-from service.web import render
+from service.web import redirect, render
 
 router = APIRouter()
 
@@ -58,7 +57,7 @@ async def new_engagement(request: Request, principal: WriterDep, session: Sessio
             errors["rate"] = errors.pop("rate_minor")
         return render(request, "engagements/new.html", _form_context(session, principal, form, errors),
                       block="engagement_form", status_code=422)
-    return RedirectResponse(f"/engagements/{engagement.id}", status_code=303)
+    return redirect(request, f"/engagements/{engagement.id}")
 
 
 @router.get("/engagements/{engagement_id}")

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from service.deps import EngagementDep, SessionDep, WriterDep
@@ -10,7 +9,7 @@ from service.evidence.service import evidence_by_hash
 from service.records.kinds import KINDS
 from service.records.models import RecordIn
 from service.records.service import append_record, describe, list_records
-from service.web import render
+from service.web import redirect, render
 
 router = APIRouter()
 
@@ -67,4 +66,4 @@ async def add_record(request: Request, engagement: EngagementDep, principal: Wri
         context = timeline_context(request, session, principal, engagement)
         context.update(form=form, errors=errors)
         return render(request, "engagements/detail.html", context, block="record_form", status_code=422)
-    return RedirectResponse(f"/engagements/{engagement.id}", status_code=303)
+    return redirect(request, f"/engagements/{engagement.id}")
