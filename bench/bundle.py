@@ -109,8 +109,12 @@ def _export_child(engagement_id: int, out: str) -> None:
     prepared = time.perf_counter()
     size = write_bundle(plan, Path(out))
     done = time.perf_counter()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    # VmHWM: this process's own peak resident set (ru_maxrss of a child can include its parent's pages).
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:")))
     print(json.dumps({"prepare": prepared - started, "write": done - prepared, "total": done - started,
-                      "bytes": size}))
+                      "bytes": size, "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": peak_kb / 1024}))
 
 
 def _timed(fn) -> float:
@@ -151,6 +155,23 @@ def _bagit_then_zip(files: list[Path], work: Path) -> tuple[float, float]:
     return made, zipped
 
 
+def _export(engagement_id: int, out: Path) -> dict:
+    out.unlink(missing_ok=True)
+    child = subprocess.run([sys.executable, "-m", "bench.bundle", "--export-child", str(engagement_id), str(out)],
+                           capture_output=True, text=True, check=True, env=os.environ.copy())
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def _warm_up_writes(root: Path, size: int) -> None:
+    """Writes and deletes as many bytes as the bundle will hold: in a fresh VM the first touch of guest memory
+    is several times slower than any later page-cache write, and would go to whichever contender writes first."""
+    block = os.urandom(CHUNK)
+    with (root / "warm-up").open("wb") as out:
+        for _ in range(size // CHUNK + 1):
+            out.write(block)
+    (root / "warm-up").unlink()
+
+
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--export-child":
         _export_child(int(sys.argv[2]), sys.argv[3])
@@ -168,36 +189,38 @@ def _run(root: Path) -> None:
     total = sum(p.stat().st_size for p in files)
     print(f"   built {RECORDS:,} records, {len(files):,} files, {total / 1e9:.2f} GB in "
           f"{time.perf_counter() - started:.0f} s", flush=True)
-    _floor(files)  # every variant below reads from a warm page cache
+    _floor(files)  # every contender below reads from a warm page cache
+    _warm_up_writes(root, total)
 
-    floor = _timed(lambda: _floor(files))
+    # Best of two runs each, in one run of the benchmark, on a machine shared with other work.
+    floor = min(_timed(lambda: _floor(files)) for _ in range(2))
     out = root / "bundle.zip"
-    child = subprocess.run([sys.executable, "-m", "bench.bundle", "--export-child", str(engagement_id), str(out)],
-                           capture_output=True, text=True, check=True, env=os.environ.copy())
-    ours = json.loads(child.stdout.strip().splitlines()[-1])
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    made, zipped = _bagit_then_zip(files, root)
+    runs = [_export(engagement_id, out) for _ in range(2)]
+    ours = min(runs, key=lambda r: r["total"])
+    peak_mb = max(r["peak_mb"] for r in runs)
+    made, zipped = min((_bagit_then_zip(files, root) for _ in range(2)), key=sum)
     bagit_total = made + zipped
 
     print(f"   floor (read + SHA-256 every file)  {floor:6.2f} s  ({total / floor / 1e6:,.0f} MB/s)")
     print(f"   docket export to a file             {ours['total']:6.2f} s  (prepare {ours['prepare']:.2f} s, "
-          f"write {ours['write']:.2f} s, {ours['bytes'] / 1e9:.2f} GB)")
+          f"write {ours['write']:.2f} s, {ours['bytes'] / 1e9:.2f} GB, CPU {ours['cpu']:.2f} s incl. start-up)")
     print(f"   bagit make_bag + zipfile            {bagit_total:6.2f} s  (make_bag {made:.2f} s, zip {zipped:.2f} s)")
     print(f"   export vs floor: {ours['total'] / floor:.2f}x (target <= 1.5x); "
           f"bagit vs export: {bagit_total / ours['total']:.2f}x (target >= 2x)")
-    print(f"   export peak RSS {peak_mb:.0f} MB (target < 200 MB)")
+    print(f"   export peak RSS {peak_mb:.0f} MB, Python and its libraries included (target < 200 MB)")
 
     verify = subprocess.run([sys.executable, "-m", "service.cli", "verify", str(out), "--key", vkey],
                             capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    ours_verify = _timed(lambda: subprocess.run([sys.executable, "-m", "service.cli", "verify", str(out), "--key",
-                                                 vkey], capture_output=True, check=True))
+    ours_verify = min(_timed(lambda: subprocess.run([sys.executable, "-m", "service.cli", "verify", str(out),
+                                                     "--key", vkey], capture_output=True, check=True))
+                      for _ in range(2))
     extracted = root / "extracted"
     with zipfile.ZipFile(out) as archive:
         archive.extractall(extracted)
     bag = next(extracted.iterdir())
-    sha256sum = _timed(lambda: subprocess.run(["sha256sum", "-c", "--quiet", "manifest-sha256.txt"], cwd=bag,
-                                              check=True))
+    sha256sum = min(_timed(lambda: subprocess.run(["sha256sum", "-c", "--quiet", "manifest-sha256.txt"], cwd=bag,
+                                                  check=True)) for _ in range(2))
     print(f"   docket verify (whole command)       {ours_verify:6.2f} s")
     print(f"   sha256sum -c manifest-sha256.txt    {sha256sum:6.2f} s")
     print(f"   verify vs sha256sum: {ours_verify / sha256sum:.2f}x (target <= 1.5x)")

@@ -1,5 +1,6 @@
 """The `docket` command."""
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -110,6 +111,50 @@ def token_create(
         _, secret = create_api_token(session, workspace=target, user_id=owner.user_id, name=name, scope=scope)
         session.commit()
     typer.echo(secret)
+
+
+@app.command()
+def export(
+    engagement_id: Annotated[int, typer.Argument(help="the engagement to export")],
+    out: Annotated[Path, typer.Option("--out", help="the bundle file to write (.zip)")],
+    from_: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"],
+                                                   help="first day (UTC) of records to disclose")] = None,
+    to: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="last day (UTC) to disclose")] = None,
+    kind: Annotated[list[str] | None, typer.Option(help="a kind to disclose (repeat for several)")] = None,
+    index: Annotated[list[int] | None, typer.Option(help="a record to disclose whatever the filters (repeat)")] = None,
+    recipient: Annotated[str | None, typer.Option("--for", help="for whom the bundle is made")] = None,
+) -> None:
+    """Write an evidence bundle of an engagement (or of the records matching the filters) for offline checking."""
+    from service.accounts.models import Membership
+    from service.bundles.service import parse_subset, prepare_bundle
+    from service.bundles.writer import write_bundle
+    from service.engagements.models import Engagement
+    from service.errors import DomainError
+    from service.evidence.store import EvidenceStore
+
+    with new_session(write=True) as session:
+        engagement = session.get(Engagement, engagement_id)
+        if engagement is None:
+            raise typer.BadParameter(f"no engagement {engagement_id}", param_hint="ENGAGEMENT_ID")
+        workspace = session.get(Workspace, engagement.workspace_id)
+        # The command runs with the server's own rights; the export is recorded as the workspace owner's.
+        owner = session.exec(select(Membership).where(Membership.workspace_id == workspace.id,
+                                                      Membership.role == Role.owner)).first()
+        if owner is None:
+            raise typer.BadParameter(f"workspace {workspace.slug} has no owner")
+        try:
+            subset = parse_subset(occurred_from=from_.date() if from_ else None, occurred_to=to.date() if to else None,
+                                  kinds=kind, indices=index, engagement=engagement)
+            plan = prepare_bundle(session, workspace=workspace, engagement=engagement,
+                                  actor=f"user:{owner.user_id}", subset=subset,
+                                  recipient=recipient, store=EvidenceStore(get_settings().evidence_dir))
+        except DomainError as exc:
+            raise typer.BadParameter(exc.message) from None
+        session.commit()
+    size = write_bundle(plan, out)
+    typer.echo(f"{out}: {size:,} bytes, checkpoint {plan.size}, {len(plan.entries)} of {plan.size} records, "
+               f"{len(plan.exhibits)} exhibits; recorded as record {plan.record_index}\n"
+               f"check it with: docket verify {out} --key '{plan.vkey}'")
 
 
 @app.command()

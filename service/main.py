@@ -9,6 +9,8 @@ from sqlalchemy import Engine
 
 from service.accounts import api as accounts_api
 from service.accounts import pages as accounts_pages
+from service.bundles import api as bundles_api
+from service.bundles import pages as bundles_pages
 from service.clients import api as clients_api
 from service.clients import pages as clients_pages
 from service.db import get_engine
@@ -78,10 +80,11 @@ def create_app(engine: Engine | None = None) -> FastAPI:
                               "`Authorization: Bearer <token>` (create one with `docket token create`).")
     app.state.engine = engine or get_engine()
     api = APIRouter(prefix="/api/v1")
-    for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api):
+    for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api,
+                   bundles_api):
         api.include_router(module.router)
     app.include_router(api)
-    for module in (accounts_pages, clients_pages, engagements_pages, records_pages):
+    for module in (accounts_pages, clients_pages, engagements_pages, records_pages, bundles_pages):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, domain_error)

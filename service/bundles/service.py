@@ -1,0 +1,340 @@
+"""Evidence bundles (DESIGN §5): choosing what an export discloses, signing the checkpoint it carries, and
+recording the export on the ledger. Writing the zip is `writer.py`; it needs no database."""
+
+import base64
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, col, select
+
+from service.accounts.models import Workspace
+from service.clients.service import get_client
+from service.engagements.models import Engagement, Terms
+from service.errors import Conflict, Invalid
+from service.evidence.service import evidence_by_hash
+from service.evidence.store import EvidenceStore
+from service.ledger import service as ledger
+from service.ledger.models import Checkpoint
+from service.records.kinds import CORRECTIONS, KINDS
+from service.records.models import Record, RecordCreate, RecordRef
+from service.records.service import append_record, exhibit_numbers
+from service.times import utcnow
+
+# Records whose body says which checkpoint was handed to someone: the bundle proves it extends each of them.
+_HANDED_OUT = ("checkpoint_shared", "bundle_exported")
+_CHUNK = 500  # ids per IN (...) list, under every driver's bound-parameter limit
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Which records a bundle discloses: those matching every date and kind filter given, plus the listed
+    indices. Nothing given: the whole engagement."""
+
+    occurred_from: date | None = None
+    occurred_to: date | None = None
+    kinds: tuple[str, ...] = ()
+    indices: tuple[int, ...] = ()
+
+    @property
+    def whole(self) -> bool:
+        return not (self.occurred_from or self.occurred_to or self.kinds or self.indices)
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.occurred_from or self.occurred_to or self.kinds)
+
+    def describe(self) -> dict:
+        """As the `bundle_exported` record carries it: only what was asked for."""
+        out: dict = {}
+        if self.occurred_from:
+            out["from"] = self.occurred_from.isoformat()
+        if self.occurred_to:
+            out["to"] = self.occurred_to.isoformat()
+        if self.kinds:
+            out["kinds"] = list(self.kinds)
+        if self.indices:
+            out["indices"] = list(self.indices)
+        return out
+
+    def label(self) -> str:
+        if self.whole:
+            return "the whole engagement"
+        parts = []
+        if self.occurred_from or self.occurred_to:
+            parts.append(f"from {self.occurred_from or 'the start'} to {self.occurred_to or 'the end'}")
+        if self.kinds:
+            parts.append("kinds " + ", ".join(self.kinds))
+        text = ", ".join(parts)
+        if self.indices:
+            listed = "records " + ", ".join(map(str, self.indices))
+            text = f"{text}, plus {listed}" if text else listed
+        return text
+
+
+@dataclass
+class Entry:
+    """One disclosed record, with what the chronology needs to show it."""
+
+    index: int
+    kind: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: str
+    leaf: bytes
+    body: bytes | None  # exact JCS bytes; None once redacted
+    attachments: list[str]
+    refs: list[int]
+    status: str = "current"  # current, amended or retracted
+    amended_by: list[int] = field(default_factory=list)
+    retracted_by: int | None = None
+
+    @property
+    def data(self) -> dict | None:
+        return json.loads(self.body) if self.body is not None else None
+
+
+@dataclass
+class Exhibit:
+    number: str  # E0001...
+    sha256: str
+    size: int
+    filename: str
+    media_type: str
+    source: Path
+    records: list[int] = field(default_factory=list)
+
+    @property
+    def arcname(self) -> str:
+        return f"data/exhibits/{self.number}-{ascii_name(self.filename)}"
+
+
+@dataclass
+class EarlierCheckpoint:
+    """A checkpoint handed out before, and the proof that the bundle's checkpoint extends it."""
+
+    size: int
+    note: str
+    proof: list[bytes]
+
+
+@dataclass
+class BundlePlan:
+    """Everything a bundle holds except the file contents, read in one transaction: writing needs no database."""
+
+    name: str
+    workspace_name: str
+    engagement_id: int
+    title: str
+    client_name: str
+    terms: Terms
+    origin: str
+    key_name: str
+    vkey: str
+    key_id: str
+    size: int
+    root: bytes
+    checkpoint_note: str
+    leaf_hashes: bytes  # 32 bytes per leaf, in index order
+    entries: list[Entry]  # chronology order: occurred_at, then index
+    exhibits: list[Exhibit]  # by exhibit number
+    consistency: list[EarlierCheckpoint]
+    subset: Subset
+    recipient: str | None
+    exported_at: datetime
+    record_index: int  # of the bundle_exported record
+
+    @property
+    def partial(self) -> bool:
+        return len(self.entries) < self.size
+
+
+def ascii_name(filename: str) -> str:
+    """A file name any unzip tool, file system and `sha256sum -c` handles: ASCII letters, digits, . _ -"""
+    text = _UNSAFE_NAME.sub("-", unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode())
+    stem, dot, ext = text.rpartition(".")
+    if dot and ext.isalnum() and len(ext) <= 10:
+        return f"{stem.strip('.-_')[:80].strip('.-_') or 'file'}.{ext}"
+    return text.strip(".-_")[:90].strip(".-_") or "file"
+
+
+def parse_subset(*, occurred_from: date | None, occurred_to: date | None, kinds: list[str] | None,
+                 indices: list[int] | None, engagement: Engagement) -> Subset:
+    kinds = [k for k in (kinds or []) if k]
+    for kind in kinds:
+        if kind not in KINDS:
+            raise Invalid(f"kind: unknown kind {kind!r}", field="kind")
+    if occurred_from and occurred_to and occurred_from > occurred_to:
+        raise Invalid("from must not be after to", field="from")
+    for index in indices or []:
+        if not 0 <= index < engagement.tree_size:
+            raise Invalid(f"index: {index} is not a record of this engagement (it has {engagement.tree_size})",
+                          field="index")
+    return Subset(occurred_from=occurred_from, occurred_to=occurred_to, kinds=tuple(dict.fromkeys(kinds)),
+                  indices=tuple(sorted(set(indices or []))))
+
+
+# Only what a bundle shows: loading whole Record objects costs more than the rest of the export's reading.
+_COLUMNS = (Record.idx, Record.kind, Record.occurred_at, Record.recorded_at, Record.actor, Record.leaf, Record.body,
+            Record.attachments, Record.refs)
+
+
+def _chosen(session: Session, engagement: Engagement, size: int, subset: Subset) -> list:
+    query = select(*_COLUMNS).where(Record.engagement_id == engagement.id, col(Record.idx) < size)
+    if not subset.whole:
+        conditions = []
+        if subset.filtered:
+            matches = []
+            if subset.occurred_from:
+                matches.append(Record.occurred_at >= datetime.combine(subset.occurred_from, time(), UTC))
+            if subset.occurred_to:
+                matches.append(Record.occurred_at < datetime.combine(subset.occurred_to + timedelta(days=1),
+                                                                     time(), UTC))
+            if subset.kinds:
+                matches.append(col(Record.kind).in_(subset.kinds))
+            conditions.append(and_(*matches))
+        if subset.indices:
+            conditions.append(col(Record.idx).in_(subset.indices))
+        query = query.where(or_(*conditions))
+    return list(session.execute(query.order_by(Record.idx)))
+
+
+def _corrections(session: Session, engagement: Engagement, size: int) -> list[RecordRef]:
+    return list(session.exec(select(RecordRef).where(
+        RecordRef.engagement_id == engagement.id, col(RecordRef.source_kind).in_(list(CORRECTIONS)),
+        col(RecordRef.source_idx) < size).order_by(RecordRef.source_idx)))
+
+
+def _records(session: Session, engagement: Engagement, indices: list[int]) -> list:
+    found: list = []
+    for start in range(0, len(indices), _CHUNK):
+        found += session.execute(select(*_COLUMNS).where(Record.engagement_id == engagement.id,
+                                                         col(Record.idx).in_(indices[start:start + _CHUNK])))
+    return found
+
+
+def _leaf_hashes(session: Session, engagement: Engagement, size: int) -> bytes:
+    hashes = bytearray()
+    expected = 0
+    rows = session.exec(select(Record.idx, Record.leaf_hash).where(
+        Record.engagement_id == engagement.id, col(Record.idx) < size).order_by(Record.idx).execution_options(
+        yield_per=5000))
+    for idx, digest in rows:
+        if idx != expected or len(digest) != 32:
+            raise Conflict(f"record {expected} of the ledger is missing or damaged; run `docket verify --db`")
+        hashes += digest
+        expected += 1
+    if expected != size:
+        raise Conflict(f"the ledger holds {expected} records but its checkpoint says {size}")
+    return bytes(hashes)
+
+
+def _earlier_checkpoints(session: Session, engagement: Engagement, size: int) -> list[EarlierCheckpoint]:
+    sizes: set[int] = set()
+    for body in session.exec(select(Record.body).where(
+            Record.engagement_id == engagement.id, col(Record.kind).in_(_HANDED_OUT), col(Record.idx) < size)):
+        if body is not None:
+            sizes.add(json.loads(body)["size"])
+    earlier = []
+    for shared in sorted(s for s in sizes if 0 < s <= size):
+        checkpoint = session.exec(select(Checkpoint).where(Checkpoint.engagement_id == engagement.id,
+                                                           Checkpoint.size == shared)).first()
+        if checkpoint is None:
+            # Every checkpoint handed out was signed and stored first (receipts.py, this module).
+            raise Conflict(f"checkpoint {shared} was handed out but is not stored; run `docket verify --db`")
+        proof = ledger.consistency_proof(session, engagement, size1=shared, size2=size)
+        earlier.append(EarlierCheckpoint(size=shared, note=checkpoint.note, proof=proof))
+    return earlier
+
+
+def _entries(records: list, refs: list[RecordRef]) -> list[Entry]:
+    entries = {r.idx: Entry(index=r.idx, kind=r.kind, occurred_at=r.occurred_at, recorded_at=r.recorded_at,
+                            actor=r.actor, leaf=bytes(r.leaf), body=None if r.body is None else bytes(r.body),
+                            attachments=list(r.attachments), refs=list(r.refs)) for r in records}
+    for ref in refs:
+        target = entries.get(ref.target_idx)
+        if target is None:
+            continue
+        if ref.source_kind == "retraction":
+            target.retracted_by, target.status = ref.source_idx, "retracted"
+        else:
+            target.amended_by.append(ref.source_idx)
+            if target.status == "current":
+                target.status = "amended"
+    return sorted(entries.values(), key=lambda e: (e.occurred_at, e.index))
+
+
+def _exhibits(session: Session, workspace: Workspace, engagement: Engagement, entries: list[Entry],
+              store: EvidenceStore) -> list[Exhibit]:
+    attached: dict[str, list[int]] = {}
+    for entry in entries:
+        for sha in entry.attachments:
+            attached.setdefault(sha, []).append(entry.index)
+    if not attached:
+        return []
+    numbers = exhibit_numbers(session, engagement=engagement)
+    files = evidence_by_hash(session, workspace=workspace, hashes=sorted(attached))
+    exhibits = []
+    for sha, records in attached.items():
+        evidence = files.get(sha)
+        source = store.path(sha)
+        if evidence is None or not source.is_file():
+            raise Conflict(f"evidence file {sha} attached to record {records[0]} is not in the store; "
+                           "run `docket verify --db`")
+        exhibits.append(Exhibit(number=numbers[sha], sha256=sha, size=evidence.size, filename=evidence.filename,
+                                media_type=evidence.media_type, source=source, records=records))
+    return sorted(exhibits, key=lambda x: x.number)
+
+
+def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engagement, actor: str, subset: Subset,
+                   recipient: str | None, store: EvidenceStore) -> BundlePlan:
+    """Signs the ledger as it stands, reads what the bundle discloses, and appends the `bundle_exported` record
+    after the bundle's checkpoint.
+
+    The export is recorded before a byte is written: once a download has started its contents may be in
+    someone's hands even if it breaks off, and a recorded attempt is better than an unrecorded disclosure.
+    Amendments and retractions of a disclosed record are always disclosed with it, so that a partial bundle
+    never shows a record as if it had not been corrected."""
+    recipient = " ".join((recipient or "").split())[:200] or None
+    checkpoint = ledger.latest_checkpoint(session, workspace=workspace, engagement=engagement)
+    size, root = checkpoint.size, checkpoint.root_hash
+    chosen = _chosen(session, engagement, size, subset)
+    refs = _corrections(session, engagement, size)
+    if not subset.whole:
+        have = {r.idx for r in chosen}
+        missing = sorted({r.source_idx for r in refs if r.target_idx in have} - have)
+        chosen += _records(session, engagement, missing)
+    if not chosen:
+        raise Invalid(f"no record matches {subset.label()}; nothing to export", field="subset")
+    entries = _entries(chosen, refs)
+    exhibits = _exhibits(session, workspace, engagement, entries, store)
+    leaf_hashes = _leaf_hashes(session, engagement, size)
+    earlier = _earlier_checkpoints(session, engagement, size)
+    client = get_client(session, workspace=workspace, client_id=engagement.client_id)
+
+    exported_at = utcnow()
+    disclosed = f"{len(entries)} of {size} records" if len(entries) < size else f"all {size} records"
+    summary = f"Evidence bundle exported: checkpoint {size}, {disclosed}"
+    record = append_record(
+        session, workspace=workspace, engagement=engagement, actor=actor, system=True,
+        data=RecordCreate(
+            kind="bundle_exported", occurred_at=exported_at,
+            body={"summary": summary + (f", for {recipient}" if recipient else ""), "size": size,
+                  "root": base64.b64encode(root).decode(), "subset": subset.describe(),
+                  **({"recipient": recipient} if recipient else {})},
+        ),
+    )
+    name = f"docket-{engagement.id}-{size}" + ("-partial" if len(entries) < size else "")
+    return BundlePlan(
+        name=name, workspace_name=workspace.name, engagement_id=engagement.id, title=engagement.title,
+        client_name=client.name, terms=engagement.terms(), origin=ledger.origin(workspace, engagement),
+        key_name=ledger.key_name(workspace), vkey=ledger.verifier_key(workspace), key_id=ledger.key_id(workspace),
+        size=size, root=root, checkpoint_note=checkpoint.note, leaf_hashes=leaf_hashes, entries=entries,
+        exhibits=exhibits, consistency=earlier, subset=subset, recipient=recipient, exported_at=exported_at,
+        record_index=record.idx,
+    )

@@ -1,0 +1,251 @@
+"""Writes a bundle plan as a zip holding one BagIt 1.0 bag (DESIGN §5, RFC 8493), in one streaming pass.
+
+Each file goes into the zip as it is hashed, so nothing is staged on disk or held whole in memory; the
+manifests and tag files, which need every hash, come last. The same generator feeds a file (the CLI) and an
+HTTP response (zipfile writes to a non-seekable sink with data descriptors)."""
+
+import base64
+import hashlib
+import os
+import queue
+import threading
+import zipfile
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from service.bundles.chronology import render_csv, render_html, render_readme, rows
+from service.bundles.service import BundlePlan
+from service.errors import Conflict
+
+CHUNK = 1 << 20
+BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+
+
+class _Forward:
+    """A file seen through a write-only, non-seekable face: zipfile then writes each entry once, with a data
+    descriptor, instead of seeking back to patch its header; a file and a download get the same bytes."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self._offset = 0
+
+    def write(self, data) -> int:
+        self._offset += self._file.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._offset
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
+class _Pipe:
+    """A write-only, non-seekable sink whose bytes the caller takes as they come."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.pending = 0
+        self._offset = 0
+
+    def write(self, data) -> int:
+        data = bytes(data)
+        self._chunks.append(data)
+        self.pending += len(data)
+        self._offset += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        # zipfile needs offsets for its headers, never a seek (it falls back to data descriptors).
+        return self._offset
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        self.pending = 0
+        return data
+
+
+def _tag_value(text: str) -> str:
+    # bag-info.txt is one "Label: value" per line: user text must not start a new one.
+    return " ".join(str(text).split())
+
+
+def _bag_info(plan: BundlePlan, payload_bytes: int, payload_files: int) -> bytes:
+    disclosed = f"{len(plan.entries)} of {plan.size} records" if plan.partial else f"all {plan.size} records"
+    fields = [
+        ("Source-Organization", plan.workspace_name),
+        ("External-Identifier", f"{plan.origin}/bundle/{plan.record_index}"),
+        ("External-Description", f"Docket evidence bundle: {plan.title} with {plan.client_name}; {disclosed}"
+                                 + (f"; for {plan.recipient}" if plan.recipient else "")),
+        ("Bagging-Date", plan.exported_at.date().isoformat()),
+        ("Bag-Software-Agent", "Docket bundle format v1"),
+        ("Payload-Oxum", f"{payload_bytes}.{payload_files}"),
+        ("Docket-Log-Origin", plan.origin),
+        ("Docket-Tree-Size", str(plan.size)),
+        ("Docket-Root-Hash", plan.root.hex()),
+    ]
+    return "".join(f"{label}: {_tag_value(value)}\n" for label, value in fields).encode()
+
+
+def _consistency_text(plan: BundlePlan, earlier) -> bytes:
+    """Proof lines first, then the earlier checkpoint exactly as it was signed and handed out."""
+    lines = ["docket consistency proof v1", f"from {earlier.size}", f"to {plan.size}"]
+    lines += [base64.b64encode(h).decode() for h in earlier.proof]
+    return ("\n".join(lines) + "\n\n" + earlier.note).encode()
+
+
+def _small_files(plan: BundlePlan) -> Iterator[tuple[str, bytes]]:
+    table = rows(plan)
+    yield "data/README.txt", render_readme(plan)
+    yield "data/chronology.html", render_html(plan, table)
+    yield "data/chronology.csv", render_csv(table)
+    yield "data/ledger/checkpoint", plan.checkpoint_note.encode()
+    yield "data/ledger/key.vkey", (plan.vkey + "\n").encode()
+    yield "data/ledger/leaf-hashes.txt", b"".join(
+        plan.leaf_hashes[i:i + 32].hex().encode() + b"\n" for i in range(0, len(plan.leaf_hashes), 32))
+    for earlier in plan.consistency:
+        yield f"data/ledger/consistency/{earlier.size}.txt", _consistency_text(plan, earlier)
+    for entry in sorted(plan.entries, key=lambda e: e.index):
+        yield f"data/ledger/entries/{entry.index}.leaf.json", entry.leaf
+        if entry.body is not None:
+            yield f"data/ledger/entries/{entry.index}.body.json", entry.body
+
+
+class _Hasher:
+    """SHA-256 on a second thread, fed through a short queue so that it trails the copy by a few chunks instead
+    of meeting it at every chunk: measured on two vCPUs, hashing and writing then overlap (about 1.4x the time
+    of hashing alone, against 2x in one thread), while waiting on each chunk in turn was slower than no thread."""
+
+    DEPTH = 4  # chunks in flight: bounds the memory at a few MB
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue = queue.Queue(self.DEPTH)
+        self._thread = threading.Thread(target=self._run, name="bundle-hash", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            digest, chunk, done = item
+            if done is None:
+                digest.update(chunk)
+            else:
+                done.set()
+
+    def update(self, digest, chunk: bytes) -> None:
+        self._queue.put((digest, chunk, None))  # `chunk` must not change afterwards: read() gives a new one
+
+    def hexdigest(self, digest) -> str:
+        done = threading.Event()
+        self._queue.put((digest, None, done))
+        done.wait()
+        return digest.hexdigest()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+
+def _copy(source_path: Path, target, hasher: _Hasher) -> Generator[None, None, tuple[str, int]]:
+    """Copies one file into an open zip entry, each chunk hashed on its way. Yields after each chunk; returns
+    (sha256, size)."""
+    digest = hashlib.sha256()
+    size = 0
+    with source_path.open("rb", buffering=0) as source:
+        while chunk := source.read(CHUNK):
+            hasher.update(digest, chunk)
+            target.write(chunk)
+            size += len(chunk)
+            yield
+    return hasher.hexdigest(digest), size
+
+
+def _pieces(plan: BundlePlan, out: BinaryIO) -> Iterator[None]:
+    """Writes the zip to `out`, yielding whenever bytes were written so that a caller can pass them on."""
+    hasher = _Hasher()
+    try:
+        yield from _write_zip(plan, out, hasher)
+    finally:
+        hasher.close()
+
+
+def _write_zip(plan: BundlePlan, out: BinaryIO, hasher: _Hasher) -> Iterator[None]:
+    root = plan.name + "/"
+    stamp = plan.exported_at.timetuple()[:6]
+    manifest: list[tuple[str, str]] = []
+    payload_bytes = 0
+
+    def info(name: str, compress: bool) -> zipfile.ZipInfo:
+        entry = zipfile.ZipInfo(root + name, date_time=stamp)
+        entry.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        entry.external_attr = 0o644 << 16
+        return entry
+
+    with zipfile.ZipFile(out, "w", allowZip64=True) as archive:
+        for name, data in _small_files(plan):
+            # Deflating a few hundred bytes of JSON saves little and costs a compressor per entry.
+            archive.writestr(info(name, compress=len(data) > 4096), data)
+            manifest.append((hashlib.sha256(data).hexdigest(), name))
+            payload_bytes += len(data)
+            yield
+
+        for exhibit in plan.exhibits:
+            # Exhibits are mostly PDFs, images and recordings, already compressed: storing them keeps the
+            # export as fast as reading them.
+            entry = info(exhibit.arcname, compress=False)
+            entry.file_size = exhibit.size  # lets zipfile choose ZIP64 up front for a large file
+            with archive.open(entry, "w") as target:
+                sha, size = yield from _copy(exhibit.source, target, hasher)
+            if sha != exhibit.sha256 or size != exhibit.size:
+                # The store is content-addressed and never modified: a mismatch is damage, not a new version.
+                raise Conflict(f"evidence file {exhibit.sha256} no longer matches its hash; "
+                               "run `docket verify --db`")
+            manifest.append((exhibit.sha256, exhibit.arcname))
+            payload_bytes += size
+
+        tags = [
+            ("bagit.txt", BAGIT_TXT),
+            ("bag-info.txt", _bag_info(plan, payload_bytes, len(manifest))),
+            ("manifest-sha256.txt", "".join(f"{sha}  {name}\n" for sha, name in manifest).encode()),
+        ]
+        for name, data in tags:
+            archive.writestr(info(name, compress=True), data)
+        tagmanifest = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in tags).encode()
+        archive.writestr(info("tagmanifest-sha256.txt", compress=True), tagmanifest)
+    yield
+
+
+def stream_bundle(plan: BundlePlan) -> Iterator[bytes]:
+    """The zip as a stream of chunks of about CHUNK bytes: memory stays flat whatever the evidence size."""
+    pipe = _Pipe()
+    for _ in _pieces(plan, pipe):
+        if pipe.pending >= CHUNK:
+            yield pipe.take()
+    if pipe.pending:
+        yield pipe.take()
+
+
+def write_bundle(plan: BundlePlan, path: Path) -> int:
+    """Writes the bundle to `path` through a temporary name, so that a failed export leaves no half bundle.
+    Returns its size in bytes."""
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        with partial.open("wb") as out:
+            for _ in _pieces(plan, _Forward(out)):
+                pass
+            size = out.tell()
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return size
+
+
+def bundle_filename(plan: BundlePlan) -> str:
+    return f"{plan.name}.zip"
+
