@@ -16,6 +16,8 @@ user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+rates_app = typer.Typer(help="Reference rates for late-payment interest.", no_args_is_help=True)
+app.add_typer(rates_app, name="rates")
 
 
 def _workspace(session, slug: str | None) -> Workspace:
@@ -178,6 +180,57 @@ def verify(
         report = verify_bundle(bundle, key=key)
     typer.echo(report.render())
     raise typer.Exit(0 if report.ok else 1)
+
+
+@rates_app.command("list")
+def rates_list(
+    workspace: Annotated[str | None, typer.Option(help="workspace slug (default: the first)")] = None,
+    series: Annotated[str | None, typer.Option(help="boe_base or ecb_mro (default: both)")] = None,
+) -> None:
+    """Print the reference rates interest is computed from: the shipped table and the workspace's own rows."""
+    from service.facts.models import Series
+    from service.facts.service import list_rates
+
+    if series is not None and series not in Series.__members__:
+        raise typer.BadParameter(f"series must be one of {', '.join(Series)}", param_hint="--series")
+    with new_session() as session:
+        rates = list_rates(session, workspace=_workspace(session, workspace),
+                           series=Series(series) if series else None)
+    for r in rates:
+        typer.echo(f"{r.series}\t{r.effective_on}\t{r.rate_percent:>7}\t{r.origin}"
+                   f"{' (overrides shipped)' if r.overrides_shipped else ''}\t{r.source}")
+
+
+@rates_app.command("add")
+def rates_add(
+    series: Annotated[str, typer.Argument(help="boe_base (Bank of England Bank Rate) or ecb_mro (ECB main "
+                                              "refinancing rate)")],
+    effective_on: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="the day the rate took effect")],
+    percent: Annotated[str, typer.Argument(help="the rate in percent, e.g. 3.75")],
+    source: Annotated[str, typer.Option(help="where the rate is published (a URL)")],
+    workspace: Annotated[str | None, typer.Option(help="workspace slug (default: the first)")] = None,
+) -> None:
+    """Add a reference rate to a workspace, or override the shipped rate of the same series and day."""
+    from pydantic import ValidationError
+
+    from service.errors import DomainError
+    from service.facts.models import RateIn
+    from service.facts.service import add_rate, parse_percent
+
+    with new_session(write=True) as session:
+        target = _workspace(session, workspace)
+        try:
+            data = RateIn(series=series, effective_on=effective_on.date(), rate_bp=parse_percent(percent),
+                          source=source)
+            rate = add_rate(session, workspace=target, actor="cli", data=data)
+        except DomainError as exc:
+            raise typer.BadParameter(exc.message) from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise typer.BadParameter(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+        session.commit()
+    typer.echo(f"{rate.series} {rate.effective_on} {rate.rate_percent} added to {target.slug}"
+               f"{' (overrides the shipped rate)' if rate.overrides_shipped else ''}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Engine and sessions. A request gets one session that commits once, after the route, or rolls back."""
 
+import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from fastapi import Request
@@ -22,6 +24,24 @@ SQLModel.metadata.naming_convention = MetaData(
 ).naming_convention
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+# Raw column values, for the few readers of whole ledgers that skip ORM type processing (it costs more than
+# their own work). The engines hand the same column back differently:
+
+
+def raw_datetime(value: str | datetime) -> datetime:
+    """A UTC datetime column: SQLite keeps naive UTC text, PostgreSQL answers with an aware datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def raw_list(value: str | list | None) -> list:
+    """A JSON list column: text on SQLite, already parsed on PostgreSQL."""
+    if isinstance(value, str):
+        return [] if value == "[]" else json.loads(value)
+    return value or []
 
 
 def make_engine(url: str, **options) -> Engine:

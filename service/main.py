@@ -18,6 +18,8 @@ from service.engagements import api as engagements_api
 from service.engagements import pages as engagements_pages
 from service.errors import DomainError, Invalid, Unauthorized
 from service.evidence import api as evidence_api
+from service.facts import api as facts_api
+from service.facts import pages as facts_pages
 from service.idempotency import Replay
 from service.ledger import api as ledger_api
 from service.records import api as records_api
@@ -81,10 +83,10 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine or get_engine()
     api = APIRouter(prefix="/api/v1")
     for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api,
-                   bundles_api):
+                   bundles_api, facts_api):
         api.include_router(module.router)
     app.include_router(api)
-    for module in (accounts_pages, clients_pages, engagements_pages, records_pages, bundles_pages):
+    for module in (accounts_pages, clients_pages, engagements_pages, records_pages, bundles_pages, facts_pages):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, domain_error)

@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse
 from service.accounts.models import Role, Scope
 from service.accounts.service import (
     authenticate,
+    change_member,
     create_api_token,
     end_session,
     invite_member,
@@ -126,3 +127,11 @@ def new_member(request: Request, principal: OwnerDep, session: SessionDep,
                                 email=email, name=name, role=role)
     return _settings(request, principal, session, invite_link=f"{get_settings().base_url}/login/link/{token}",
                      invite_email=user.email)
+
+
+@router.post("/settings/members/{user_id}")
+def change_member_page(user_id: int, principal: OwnerDep, session: SessionDep, role: Annotated[Role, Form()],
+                       remove: Annotated[str, Form()] = ""):
+    change_member(session, workspace=principal.workspace, actor_id=principal.user_id, user_id=user_id,
+                  role=None if remove else role)
+    return RedirectResponse("/settings", status_code=303)

@@ -115,6 +115,22 @@ def invite_member(
     return user, create_login_link(session, user=user)
 
 
+def change_member(session: Session, *, workspace: Workspace, actor_id: int, user_id: int, role: Role | None) -> None:
+    """Gives a member another role, or with `role=None` removes them (their sessions in this workspace end with
+    the membership). No one changes their own: an owner acting on others always leaves an owner behind."""
+    membership = session.get(Membership, (workspace.id, user_id))
+    if membership is None:
+        raise NotFound("no such member")
+    if user_id == actor_id:
+        raise Forbidden("you cannot change or remove your own membership")
+    if role is None:
+        session.delete(membership)
+    else:
+        membership.role = role
+        session.add(membership)
+    session.flush()
+
+
 def list_members(session: Session, *, workspace: Workspace) -> list[tuple[User, Membership]]:
     rows = session.exec(
         select(User, Membership)

@@ -40,7 +40,8 @@ def load_demo(session: Session) -> Workspace:
     workspace = create_workspace(session, name="Demo: Halden Analytics dispute", is_demo=True)
     actor = "user:demo"
     today = date.today()
-    start = today - timedelta(days=150 + today.weekday())  # a Monday about five months ago
+    # Always a Friday about five months ago: a fixed weekday keeps the story's working-day figures the same.
+    start = today - timedelta(days=150 + today.weekday())
     client = create_client(session, workspace=workspace, data=ClientCreate(
         name="Halden Analytics Ltd", notes="UK B2B analytics SaaS, 60 staff. Introduced by a former colleague.",
         contacts=[{"name": "Tom Reed", "role": "CEO", "email": "tom.reed@halden.example"},
@@ -107,6 +108,21 @@ def load_demo(session: Session) -> Workspace:
     for day, hour in ((64, 9), (66, 11), (69, 16)):
         add("call", _at(start, day, hour), direction="out", participants=["Tom Reed"], outcome="no answer",
             summary="Called Tom to rebook the pipeline review; no answer, left voicemail")
+
+    add("email", _at(start, 58, 23, 10), direction="in", participants=["Tom Reed"], subject="Forecast",
+        summary="Tom, late on a Saturday night: 'Need the Q2 forecast numbers on my desk by 8am Monday'")
+    promise = add("commitment", _at(start, 52, 11), promised_by="client", participants=["Tom Reed"],
+                  promise="Sign the 12-month renewal once the Q2 board has met", due_on=(start + timedelta(days=100))
+                  .isoformat(), summary="Tom on a call: the renewal will be signed after the Q2 board meeting")
+    proposal = attach("renewal-proposal.pdf", text_pdf("Renewal proposal", [
+        "Twelve months from the end of the current term, same day rate, same deliverables.",
+        "Eight qualified meetings a month; weekly pipeline report."]))
+    for n, day in enumerate((80, 87, 94)):
+        add("email", _at(start, day, 9, 30), direction="out", attachments=[proposal], participants=["Tom Reed"],
+            subject="Renewal proposal", summary="Sent the renewal proposal " + ("again, no reply to the last one"
+                                                                               if n else "Tom asked for"))
+    add("commitment_broken", _at(start, 104, 12), refs=[promise], direction="internal",
+        summary="The Q2 board met on Tuesday; no renewal signed and no word from Tom")
 
     invoices = []
     for number, (day, days_billed, paid_day) in enumerate(((30, 20, 44), (60, 20, 76), (91, 21, 112)), start=1):

@@ -49,6 +49,10 @@ class Terms(SQLModel):
     rate_unit: RateUnit = RateUnit.day
     jurisdiction: Jurisdiction = Jurisdiction.uk
     deliverables: list[str] = Field(default_factory=list, max_length=100)
+    late_interest_bp: StrictInt | None = Field(
+        default=None, ge=0, le=100_000,
+        description="annual late-payment interest written into the contract, in basis points (800 = 8%); "
+                    "used when jurisdiction is contract")
 
     @model_validator(mode="after")
     def _trial_after_start(self):
@@ -75,6 +79,7 @@ class Engagement(SQLModel, table=True):
     rate_unit: str = Field(max_length=16)
     jurisdiction: str = Field(max_length=16)
     deliverables: list[str] = Field(default_factory=list, sa_type=JSON)
+    late_interest_bp: int | None = None
     # Derived from the ledger as it grows.
     status: str = Field(default=Status.active, max_length=16)
     tree_size: int = 0

@@ -2,21 +2,32 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from service.clients.service import get_client, list_clients
-from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
+from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, Jurisdiction, NoticeForm, RateUnit
-from service.engagements.service import create_engagement, list_engagements
+from service.engagements.service import create_engagement, last_checkpoint, list_engagements
 from service.errors import DomainError
+from service.facts.service import engagement_facts
 from service.ledger import service as ledger
+from service.ledger.receipts import share_checkpoint
+from service.ledger.verify import verify_engagement
 from service.records.pages import timeline_context
-from service.web import redirect, render
+from service.records.service import weekly_activity
+from service.web import is_htmx, redirect, render
 
 router = APIRouter()
 
 
+def facts_by_engagement(session, principal, engagements) -> dict:
+    """Each listed engagement's facts, for the table's money and flags (cached by tree size, so a dashboard
+    visit recomputes only the engagements that grew)."""
+    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e) for e, _ in engagements}
+
+
 @router.get("/")
 def dashboard(request: Request, principal: PrincipalDep, session: SessionDep):
+    engagements = list_engagements(session, workspace=principal.workspace)
     return render(request, "engagements/dashboard.html",
-                  {"engagements": list_engagements(session, workspace=principal.workspace)})
+                  {"engagements": engagements, "facts": facts_by_engagement(session, principal, engagements)})
 
 
 def _form_context(session, principal, form: dict, errors: dict) -> dict:
@@ -30,9 +41,7 @@ def new_engagement_page(request: Request, principal: WriterDep, session: Session
 
 
 @router.post("/engagements")
-async def new_engagement(request: Request, principal: WriterDep, session: SessionDep):
-    form = dict(await request.form())
-    form.pop("csrf_token", None)
+def new_engagement(request: Request, principal: WriterDep, session: SessionDep, form: FormDep):
     data = {k: v for k, v in form.items() if v != ""}
     if "rate" in data:
         # People type "450.00"; the API takes minor units.
@@ -60,11 +69,86 @@ async def new_engagement(request: Request, principal: WriterDep, session: Sessio
     return redirect(request, f"/engagements/{engagement.id}")
 
 
+def ledger_context(session, principal, engagement) -> dict:
+    """What the ledger panel shows: with the client, whose name the receipt form suggests as the recipient."""
+    return {"client": get_client(session, workspace=principal.workspace, client_id=engagement.client_id),
+            "key_id": ledger.key_id(principal.workspace),
+            "checkpoint": last_checkpoint(session, engagement=engagement)}
+
+
+def page_extras(session, principal, engagement) -> dict:
+    """What the engagement page shows beside the timeline: terms (on the engagement), chart, ledger panel."""
+    return {**ledger_context(session, principal, engagement),
+            "chart": activity_chart(weekly_activity(session, engagement=engagement))}
+
+
+CHART_FAMILIES = ("interaction", "work", "money", "contract")
+CHART_WEEKS = 104  # two years at most: wider than that and a week's bar is thinner than a pixel on a phone
+BAR, GAP, HEIGHT = 10, 2, 80
+
+
+def activity_chart(weeks: list) -> dict:
+    """Geometry for the stacked weekly bars, worked out here so that the template only places rectangles."""
+    shown = weeks[-CHART_WEEKS:]
+    peak = max((sum(c.get(f, 0) for f in CHART_FAMILIES) for _, c in shown), default=0)
+    bars = []
+    for n, (week, counts) in enumerate(shown):
+        y, stack = HEIGHT, []
+        for family in CHART_FAMILIES:
+            count = counts.get(family, 0)
+            if count:
+                height = max(1.0, HEIGHT * count / peak)
+                y -= height
+                stack.append({"family": family, "count": count, "y": round(y, 2), "height": round(height, 2)})
+        bars.append({"week": week, "x": n * (BAR + GAP), "stack": stack,
+                     "total": sum(s["count"] for s in stack)})
+    totals = {f: sum(c.get(f, 0) for _, c in shown) for f in CHART_FAMILIES}
+    return {"bars": bars, "width": max(len(shown) * (BAR + GAP), 1), "height": HEIGHT, "bar": BAR, "peak": peak,
+            "families": CHART_FAMILIES, "totals": totals, "first": shown[0][0] if shown else None,
+            "last": shown[-1][0] if shown else None, "cut": len(weeks) > len(shown)}
+
+
 @router.get("/engagements/{engagement_id}")
 def engagement_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep,
                     cursor: str | None = None):
     """The whole page; for htmx, just the filtered timeline, or with a cursor its next page."""
-    client = get_client(session, workspace=principal.workspace, client_id=engagement.client_id)
     context = timeline_context(request, session, principal, engagement, cursor=cursor)
-    context.update(client=client, key_id=ledger.key_id(principal.workspace))
-    return render(request, "engagements/detail.html", context, block="more" if cursor else "timeline")
+    if is_htmx(request):
+        return render(request, "engagements/detail.html", context, block="more" if cursor else "timeline")
+    context.update(page_extras(session, principal, engagement))
+    return render(request, "engagements/detail.html", context)
+
+
+@router.get("/engagements/{engagement_id}/verify")
+def verify_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
+    """Re-hashes the whole ledger, so the page asks for it after loading rather than on every view."""
+    report = verify_engagement(session, workspace=principal.workspace, engagement=engagement)
+    context = {"engagement": engagement, "report": report}
+    if is_htmx(request):
+        return render(request, "engagements/detail.html", context, block="verify")
+    context.update(timeline_context(request, session, principal, engagement))
+    context.update(page_extras(session, principal, engagement))
+    return render(request, "engagements/detail.html", context)
+
+
+@router.post("/engagements/{engagement_id}/receipt")
+def share_receipt(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+                  form: FormDep):
+    """Signs the ledger as it stands and records who the receipt is for (a `checkpoint_shared` record): the
+    page's "Copy receipt" button posts here, then puts the returned text on the clipboard."""
+    recipient = form.get("recipient", "").strip()[:500]
+    method = form.get("method", "").strip()[:500] or "copied from the engagement page"
+    errors = {} if recipient else {"recipient": "say who the receipt is for"}
+    receipt = None
+    if not errors:
+        receipt = share_checkpoint(session, principal=principal, engagement=engagement, recipient=recipient,
+                                   method=method)
+    context = {"engagement": engagement, "receipt": receipt, "receipt_errors": errors, "receipt_form": form,
+               **ledger_context(session, principal, engagement)}
+    status = 422 if errors else 200
+    if is_htmx(request):
+        return render(request, "engagements/detail.html", context, block="ledger", status_code=status)
+    context.update(timeline_context(request, session, principal, engagement))
+    context.update(page_extras(session, principal, engagement))
+    context["checkpoint"] = last_checkpoint(session, engagement=engagement)
+    return render(request, "engagements/detail.html", context, status_code=status)

@@ -46,12 +46,19 @@ def _register(session: Session, principal: Principal, idem: Idempotency, upload:
     return idem.respond(EvidencePublic.model_validate(evidence, from_attributes=True))
 
 
+# Types a browser may open in a tab rather than save: shown by the browser itself, never run as a page of ours.
+# Not HTML or SVG, which can carry script; anything else is always a download.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"})
+
+
 @router.get("/{sha256}", response_class=FileResponse, responses={200: {"content": {"application/octet-stream": {}}}})
-def download_evidence(sha256: str, principal: PrincipalDep, session: SessionDep):
+def download_evidence(sha256: str, principal: PrincipalDep, session: SessionDep, inline: bool = False):
+    """The file, as a download; `inline=true` asks to open it in the browser, which only INLINE_TYPES may."""
     evidence = get_evidence(session, workspace=principal.workspace, sha256=sha256)
     return FileResponse(
         store().path(evidence.sha256),
         media_type=evidence.media_type,
-        filename=evidence.filename,  # Starlette sends Content-Disposition: attachment with RFC 5987 encoding
+        filename=evidence.filename,  # Starlette sends Content-Disposition with RFC 5987 encoding
+        content_disposition_type="inline" if inline and evidence.media_type in INLINE_TYPES else "attachment",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=31536000, immutable"},
     )

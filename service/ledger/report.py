@@ -31,7 +31,8 @@ class Report:
         lines = [self.title]
         lines += [f"  {name}: {value}" for name, value in self.facts.items()]
         if self.counts:
-            lines.append("checked: " + ", ".join(f"{n:,} {what}" for what, n in self.counts.items()))
+            # "records: 53" rather than "53 records": no "1 signatures".
+            lines.append("checked: " + ", ".join(f"{what} {n:,}" for what, n in self.counts.items()))
         lines += [f"note: {note}" for note in self.notes]
         if self.ok:
             lines.append("OK: every check passed")

@@ -1,17 +1,151 @@
-from datetime import UTC, datetime
+"""The timeline on the engagement page: reading, quick-add with each kind's own fields, amend and retract."""
 
-from fastapi import APIRouter, Request
+import json
+import types
+import typing
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from itertools import groupby
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from service.deps import EngagementDep, SessionDep, WriterDep
+from service.config import get_settings
+from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
 from service.errors import DomainError
-from service.evidence.service import evidence_by_hash
-from service.records.kinds import KINDS
+from service.evidence.api import INLINE_TYPES
+from service.evidence.api import store as evidence_store
+from service.evidence.service import evidence_by_hash, register_evidence
+from service.evidence.upload import receive_upload
+from service.records.kinds import CORRECTIONS, KINDS, Body, Kind
 from service.records.models import RecordIn
-from service.records.service import append_record, describe, list_records
-from service.web import redirect, render
+from service.records.service import (
+    append_record,
+    decode_cursor,
+    describe,
+    get_record,
+    list_records,
+    ref_candidates,
+)
+from service.times import utcnow
+from service.web import is_htmx, redirect, render, templates
 
 router = APIRouter()
+
+# Images the browser may show inline from our evidence endpoint. Not SVG: it can carry script, and although an
+# <img> would not run it, opening the file's URL directly would.
+PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+@dataclass(frozen=True)
+class KindField:
+    """One of a kind's own body fields as a form control."""
+
+    key: str  # the body key
+    name: str  # the form field name (amounts are typed in major units, so `amount` for `amount_minor`)
+    label: str
+    control: str  # text, textarea, date, datetime-local, number, amount, currency, select, json
+    required: bool
+    options: tuple[str, ...] = ()
+
+
+def _base_type(annotation):
+    """`date | None` -> date, `Annotated[str, ...]` -> str."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    if typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def kind_fields(kind: Kind) -> list[KindField]:
+    fields = []
+    for key, info in kind.body.model_fields.items():
+        if key in Body.model_fields:
+            continue
+        base = _base_type(info.annotation)
+        name, label = key, key.replace("_", " ").capitalize()
+        options: tuple[str, ...] = ()
+        if key.endswith("_minor"):
+            control, name = "amount", key.removesuffix("_minor")
+            label = name.capitalize()
+        elif key == "currency":
+            control = "currency"
+        elif isinstance(base, type) and issubclass(base, Enum):
+            control, options = "select", tuple(m.value for m in base)
+        elif base is datetime or getattr(base, "__name__", "") == "AwareDatetime":
+            control, label = "datetime-local", f"{label} (UTC)"
+        elif base is date:
+            control = "date"
+        elif base is int:
+            control = "number"
+        elif base is dict:
+            control, label = "json", f"{label} (JSON)"
+        else:
+            control = "text"
+        fields.append(KindField(key, name, label, control, info.is_required(), options))
+    return fields
+
+
+KIND_FIELDS = {name: kind_fields(kind) for name, kind in KINDS.items()}
+FORM_KINDS = [k for k in KINDS.values() if not k.system and k.name not in CORRECTIONS]
+COMMON_FIELDS = ("summary", "details", "direction", "participants")
+
+
+def form_values(kind: str, body: dict) -> dict[str, str]:
+    """A body as the strings its form fields show (the inverse of `_kind_body`): the amend form starts from the
+    record's current version."""
+    values = {k: str(body[k]) for k in ("summary", "details", "direction") if body.get(k)}
+    values["participants"] = ", ".join(body.get("participants", []))
+    for f in KIND_FIELDS.get(kind, []):
+        value = body.get(f.key)
+        if value is None:
+            continue
+        if f.control == "amount":
+            values[f.name] = f"{Decimal(value) / 100:.2f}"
+        elif f.control == "datetime-local":
+            values[f.name] = datetime.fromisoformat(str(value).replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M")
+        elif f.control == "json":
+            values[f.name] = json.dumps(value)
+        else:
+            values[f.name] = str(value)
+    return values
+
+
+# Body fields a record shows under its summary, in this order; summary, details, direction, participants, amounts
+# and a correction's reason have places of their own.
+FACT_KEYS = ("invoice_number", "due_on", "period_from", "period_to", "meeting_at", "location", "cancelled_by",
+             "party", "given_by", "form", "effective_on", "ended_by", "ended_on", "system", "revoked_by",
+             "deliverable", "lead_name", "company", "subject", "channel", "duration_minutes", "outcome", "method",
+             "reason", "step", "promised_by", "promise", "recipient")
+
+
+def record_facts(kind: str, body: dict, currency: str) -> list[tuple[str, str]]:
+    """(label, value) of a record's own fields, worked out here rather than in the template: the timeline
+    renders fifty of these per page and a template loop over every possible key costs more than the rest."""
+    facts = [(key.replace("_", " ").capitalize(), str(body[key])) for key in FACT_KEYS
+             if body.get(key) not in (None, "") and not (key == "reason" and kind in CORRECTIONS)]
+    if body.get("value_minor") is not None:
+        money = templates.env.filters["money"]
+        facts.append(("Value", money(body["value_minor"], body.get("currency") or currency)))
+    return facts
+
+
+templates.env.globals.update(KIND_FIELDS=KIND_FIELDS, form_values=form_values, record_facts=record_facts,
+                             inline_types=INLINE_TYPES)
+
+
+def _common_body(form: dict) -> dict:
+    """The fields every kind has, from a quick-add or amend form."""
+    body = {k: form[k].strip() for k in ("summary", "details", "direction") if form.get(k, "").strip()}
+    participants = [p.strip() for p in form.get("participants", "").split(",") if p.strip()]
+    if participants:
+        body["participants"] = participants
+    return body
 
 
 def _filters(request: Request) -> dict:
@@ -29,41 +163,277 @@ def _day(value: str, end: bool = False) -> datetime | None:
     return day.replace(hour=23, minute=59, second=59) if end else day
 
 
+def _files(session, principal, items) -> dict:
+    return evidence_by_hash(session, workspace=principal.workspace,
+                            hashes=sorted({h for r in items for h in r.attachments}))
+
+
 def timeline_context(request: Request, session, principal, engagement, *, cursor: str | None = None) -> dict:
     filters = _filters(request)
     records, next_cursor = list_records(
         session, engagement=engagement, kinds=filters["kind"], q=filters["q"],
         occurred_from=_day(filters["from"]), occurred_to=_day(filters["to"], end=True), cursor=cursor, limit=50)
     items = describe(session, engagement=engagement, records=records)
-    files = evidence_by_hash(session, workspace=principal.workspace,
-                             hashes=sorted({h for r in items for h in r.attachments}))
-    return {"engagement": engagement, "items": items, "files": files, "next_cursor": next_cursor,
-            "filters": filters, "form": {}, "errors": {}}
+    # A later page continues the day the previous page ended on, without repeating its heading.
+    previous_day = decode_cursor(cursor)[0].date() if cursor else None
+    days = [(day, list(group)) for day, group in groupby(items, key=lambda r: r.occurred_at.date())]
+    context = {"engagement": engagement, "items": items, "days": days, "previous_day": previous_day,
+               "files": _files(session, principal, items), "next_cursor": next_cursor, "filters": filters,
+               "preview_types": PREVIEW_TYPES}
+    context.update(record_form_context(session, engagement, request.query_params.get("add", "call"), {}, {}))
+    return context
+
+
+def record_form_context(session, engagement, kind: str, form: dict, errors: dict) -> dict:
+    kind = kind if kind in KINDS and not KINDS[kind].system and kind not in CORRECTIONS else "call"
+    spec = KINDS[kind]
+    candidates = (ref_candidates(session, engagement=engagement, kinds=spec.ref_kinds)
+                  if spec.ref_kinds else [])
+    return {"form": {"kind": kind, **form}, "errors": errors, "form_kinds": FORM_KINDS,
+            "kind_fields": KIND_FIELDS[kind], "ref_candidates": candidates, "ref_kind": spec}
+
+
+def _kind_body(kind: str, form: dict, errors: dict) -> dict:
+    """The kind's own fields from the form, typed; what does not parse goes to `errors` under its field name."""
+    body: dict = {}
+    for f in KIND_FIELDS[kind]:
+        raw = form.get(f.name, "").strip()
+        if not raw:
+            continue
+        if f.control == "amount":
+            try:
+                amount = Decimal(raw.replace(",", ""))
+                if amount != amount.quantize(Decimal("0.01")):
+                    raise InvalidOperation
+                body[f.key] = int(amount * 100)
+            except InvalidOperation:
+                errors[f.name] = "is not an amount (like 1250.00)"
+        elif f.control == "datetime-local":
+            try:
+                body[f.key] = datetime.fromisoformat(raw).replace(tzinfo=UTC).isoformat()
+            except ValueError:
+                errors[f.name] = "is not a date and time"
+        elif f.control == "number":
+            if raw.isdigit():
+                body[f.key] = int(raw)
+            else:
+                errors[f.name] = "is not a whole number"
+        elif f.control == "json":
+            try:
+                body[f.key] = json.loads(raw)
+            except ValueError:
+                errors[f.name] = 'is not JSON (like {"rate_minor": 50000})'
+        elif f.control == "currency":
+            body[f.key] = raw.upper()
+        else:
+            body[f.key] = raw
+    return body
+
+
+def _error_field(loc: tuple, kind: str) -> str:
+    """A validation error's location as the form field that shows it."""
+    key = str(loc[-1]) if loc else "kind"
+    for f in KIND_FIELDS.get(kind, []):
+        if f.key == key:
+            return f.name
+    return key
+
+
+async def _attachments(request: Request) -> list[str]:
+    """The `attachments` hidden inputs app.js adds after each upload: a list, which FormDep's dict cannot hold."""
+    return [v for v in (await request.form()).getlist("attachments") if isinstance(v, str) and v]
+
+
+AttachmentsDep = Annotated[list[str], Depends(_attachments)]
 
 
 @router.post("/engagements/{engagement_id}/records")
-async def add_record(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep):
-    form = {k: v for k, v in (await request.form()).items() if k != "csrf_token"}
-    body = {k: form[k] for k in ("summary", "details", "direction") if form.get(k)}
-    if form.get("participants"):
-        body["participants"] = [p.strip() for p in form["participants"].split(",") if p.strip()]
-    occurred = form.get("occurred_at", "")
+def add_record(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+               form: FormDep, attachments: AttachmentsDep):
+    kind = form.get("kind", "")
+    if form.get("show_fields"):
+        # The no-JavaScript way to switch the form to another kind: the page again, with what was typed.
+        return _page_with_form(request, session, principal, engagement, form, attachments)
     errors: dict[str, str] = {}
+    body = _common_body(form)
+    if kind in KIND_FIELDS:
+        body.update(_kind_body(kind, form, errors))
+    refs = [int(r) for r in [form.get("refs", "")] if r.isdigit()]
+    occurred = form.get("occurred_at", "")
     try:
         # The form's datetime-local field has no zone; the page labels it UTC.
         occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=UTC) if occurred else None
-        data = RecordIn(kind=form.get("kind", ""), occurred_at=occurred_at, body=body)
-        append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
-                      data=data)
-    except ValidationError as exc:
-        for e in exc.errors():
-            errors.setdefault(str(e["loc"][-1] if e["loc"] else "kind"), e["msg"].removeprefix("Value error, "))
-    except DomainError as exc:
-        errors[(exc.field or "kind").split(".")[-1]] = exc.message
     except ValueError:
-        errors["occurred_at"] = "is not a date and time"
+        occurred_at, errors["occurred_at"] = None, "is not a date and time"
+    if not errors:
+        try:
+            data = RecordIn(kind=kind, occurred_at=occurred_at, body=body, refs=refs, attachments=attachments)
+            append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
+                          data=data)
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.setdefault(_error_field(e["loc"], kind), e["msg"].removeprefix("Value error, "))
+        except DomainError as exc:
+            errors[_error_field(tuple((exc.field or "kind").split(".")), kind)] = exc.message
     if errors:
-        context = timeline_context(request, session, principal, engagement)
-        context.update(form=form, errors=errors)
-        return render(request, "engagements/detail.html", context, block="record_form", status_code=422)
+        return _page_with_form(request, session, principal, engagement, form, attachments, errors,
+                               block="record_form", status_code=422)
     return redirect(request, f"/engagements/{engagement.id}")
+
+
+def _page_with_form(request, session, principal, engagement, form: dict, attachments: list[str],
+                    errors: dict | None = None, *, block: str | None = None, status_code: int = 200):
+    """The engagement page with the quick-add form holding what was typed and attached (for htmx, `block`)."""
+    context = timeline_context(request, session, principal, engagement)
+    if not (block and is_htmx(request)):
+        context.update(_page_extras(session, principal, engagement))
+    context.update(record_form_context(session, engagement, form.get("kind", ""), form, errors or {}))
+    context["form"]["attachments"] = attachments
+    context["form_files"] = evidence_by_hash(session, workspace=principal.workspace, hashes=attachments)
+    return render(request, "engagements/detail.html", context, block=block, status_code=status_code)
+
+
+@router.post("/engagements/{engagement_id}/records/attach")
+async def attach_file(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep):
+    """Attaching a file without JavaScript: the quick-add form's Upload button sends the whole form as
+    multipart here; the file streams into the evidence store through the API's own upload code, and the page
+    comes back with the form as it was plus the file attached. (With JavaScript, app.js uploads each file to
+    the API as it is chosen, with progress.)"""
+    # As in the evidence API: end the transaction (and on SQLite its write lock on the engagement) before a
+    # slow upload streams in.
+    await run_in_threadpool(session.commit)
+    try:
+        upload = await receive_upload(request, evidence_store(), get_settings().max_upload_bytes)
+    except DomainError as exc:
+        # The stream is spent, and with it what was typed; say what went wrong where files are attached.
+        return await run_in_threadpool(_page_with_form, request, session, principal, engagement, {}, [],
+                                       {"attachments": exc.message}, status_code=exc.status)
+    return await run_in_threadpool(_attached, request, session, principal, engagement, upload)
+
+
+def _attached(request, session, principal, engagement, upload):
+    register_evidence(session, workspace=principal.workspace, sha256=upload.sha256, size=upload.size,
+                      media_type=upload.media_type, filename=upload.filename)
+    form = {k: v for k, v in upload.fields.items() if k not in ("csrf_token", "attachments", "attached")}
+    # A multipart form's repeated `attachments` inputs arrive as one field here, so the page also keeps the
+    # files attached so far in one `attached` field.
+    attached = [h for h in upload.fields.get("attached", "").split(",") if h]
+    if upload.sha256 not in attached:
+        attached.append(upload.sha256)
+    return _page_with_form(request, session, principal, engagement, form, attached)
+
+
+@router.get("/engagements/{engagement_id}/records/fields")
+def record_fields(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+                  kind: str = "call"):
+    """The quick-add form's fields for one kind: for htmx, the `kind_fields` block; without JavaScript, the
+    page with the form switched to that kind (the form's "Show fields" button comes here)."""
+    if is_htmx(request):
+        context = {"engagement": engagement, **record_form_context(session, engagement, kind, {}, {})}
+        return render(request, "engagements/detail.html", context, block="kind_fields")
+    return redirect(request, f"/engagements/{engagement.id}?add={kind}#record_form")
+
+
+def _record_context(session, principal, engagement, index: int, **extra) -> dict:
+    record = describe(session, engagement=engagement,
+                      records=[get_record(session, engagement=engagement, index=index)])[0]
+    return {"engagement": engagement, "r": record, "files": _files(session, principal, [record]),
+            "preview_types": PREVIEW_TYPES, **extra}
+
+
+def _editing(index: int, form: dict | None = None, errors: dict | None = None, which: str = "") -> dict:
+    """The amend and retract forms open on record `index`; `which` of them holds `form` and its `errors`."""
+    return {"correction": {"index": index, "form": form or {}, "errors": errors or {}, "open": which}}
+
+
+def _timeline_at(engagement, record) -> str:
+    """The timeline from the record's day, so that a record far down a long ledger is on the first page."""
+    return f"/engagements/{engagement.id}?from={record.occurred_at.date().isoformat()}#r{record.idx}"
+
+
+def _correct(request, session, principal, engagement, index: int, form: dict, which: str):
+    target_row = get_record(session, engagement=engagement, index=index)
+    target = describe(session, engagement=engagement, records=[target_row])[0]
+    reason = form.get("reason", "").strip()
+    errors: dict[str, str] = {}
+    if not reason:
+        errors["reason"] = "say why (it stays on the record)"
+    body: dict = {"reason": reason}
+    if which == "amendment":
+        # The form holds every field a person can edit; anything else in the current version (fields of a
+        # system-written body, say) carries over unchanged. The salt is the server's and goes (DESIGN §4.1).
+        editable = {*COMMON_FIELDS, *(f.key for f in KIND_FIELDS[target.kind]), "salt"}
+        corrected = {k: v for k, v in (target.current or {}).items() if k not in editable}
+        corrected.update(_common_body(form))
+        corrected.update(_kind_body(target.kind, form, errors))
+        if not corrected.get("summary"):
+            errors["summary"] = "is required"
+        body["body"] = corrected
+    if not errors:
+        try:
+            append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
+                          data=RecordIn(kind=which, occurred_at=utcnow(), body=body, refs=[index]))
+        except ValidationError as exc:
+            for e in exc.errors():
+                errors.setdefault(_error_field(e["loc"], target.kind) if e["loc"] else "reason",
+                                  e["msg"].removeprefix("Value error, "))
+        except DomainError as exc:
+            # An amended body that does not fit its kind comes back as `body.body.<field>: message (...)`.
+            field = _error_field(tuple((exc.field or "reason").split(".")), target.kind)
+            errors[field] = exc.message.split(": ", 1)[-1] if exc.field and exc.field.startswith("body.body.") \
+                else exc.message
+    if errors:
+        context = _record_context(session, principal, engagement, index, **_editing(index, form, errors, which))
+        # Without JavaScript: the record's own page again, with the form and its errors.
+        return render(request, "engagements/record.html", context, block="record", status_code=422)
+    if is_htmx(request):
+        # The record, and the ledger panel out of band: the correction grew the ledger and moved its root.
+        context = {"principal": principal, "oob": True, **_record_context(session, principal, engagement, index),
+                   **_ledger_context(session, principal, engagement)}
+        return templates.TemplateResponse(request, "engagements/detail.html", context,
+                                          block_names=["record", "ledger"])
+    return redirect(request, _timeline_at(engagement, target_row))
+
+
+def _ledger_context(session, principal, engagement) -> dict:
+    # Imported here: engagements.pages imports this module for timeline_context.
+    from service.engagements.pages import ledger_context
+
+    return ledger_context(session, principal, engagement)
+
+
+def _page_extras(session, principal, engagement) -> dict:
+    from service.engagements.pages import page_extras
+
+    return page_extras(session, principal, engagement)
+
+
+@router.post("/engagements/{engagement_id}/records/{index}/amend")
+def amend_record(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+                 session: SessionDep, form: FormDep):
+    return _correct(request, session, principal, engagement, index, form, "amendment")
+
+
+@router.post("/engagements/{engagement_id}/records/{index}/retract")
+def retract_record(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+                   session: SessionDep, form: FormDep):
+    return _correct(request, session, principal, engagement, index, form, "retraction")
+
+
+@router.get("/engagements/{engagement_id}/records/{index}/correct")
+def correct_page(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+                 session: SessionDep):
+    """The amend and retract forms of one record: fetched when asked for (htmx swaps them into the record),
+    not rendered for every record on every page; without JavaScript, a page of their own."""
+    context = _record_context(session, principal, engagement, index, **_editing(index))
+    return render(request, "engagements/record.html", context, block="record")
+
+
+@router.get("/engagements/{engagement_id}/records/{index}")
+def record_page(request: Request, index: int, engagement: EngagementDep, principal: PrincipalDep,
+                session: SessionDep):
+    """One record (htmx: its block, as the amend form's Cancel asks); a plain visit goes to it on the timeline."""
+    if is_htmx(request):
+        context = _record_context(session, principal, engagement, index)
+        return render(request, "engagements/detail.html", context, block="record")
+    return redirect(request, _timeline_at(engagement, get_record(session, engagement=engagement, index=index)))

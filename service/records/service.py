@@ -4,11 +4,12 @@ import base64
 import hashlib
 import json
 import secrets
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 
 import rfc8785
 from pydantic import ValidationError
-from sqlalchemy import insert, tuple_
+from sqlalchemy import func, insert, tuple_
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
@@ -319,16 +320,54 @@ def _public(record: Record, corrections: list[Record]) -> RecordPublic:
     )
 
 
-
-
 def exhibit_numbers(session: Session, *, engagement: Engagement) -> dict[str, str]:
     """E0001, E0002... for every file attached in this engagement, numbered by first appearance in chronology
     order (occurred_at, then index). Numbered over the whole engagement so that a number means the same file
     in the timeline, the statement of facts and every bundle, partial or not."""
+    return number_exhibits(session.exec(select(Record.attachments).where(Record.engagement_id == engagement.id)
+                                        .order_by(Record.occurred_at, Record.idx)))
+
+
+def number_exhibits(attachment_lists: Iterable[list[str]]) -> dict[str, str]:
+    """The exhibit numbers of `exhibit_numbers`, from every record's attachments in chronology order."""
     numbers: dict[str, str] = {}
-    rows = session.exec(select(Record.attachments).where(Record.engagement_id == engagement.id)
-                        .order_by(Record.occurred_at, Record.idx))
-    for attachments in rows:
+    for attachments in attachment_lists:
         for sha in attachments:
             numbers.setdefault(sha, f"E{len(numbers) + 1:04d}")
     return numbers
+
+
+# Summaries for the pages
+
+
+def weekly_activity(session: Session, *, engagement: Engagement) -> list[tuple[date, dict[str, int]]]:
+    """Records per ISO week (weeks start on Monday) by family, oldest first, with empty weeks in between.
+
+    Counted in the database by day and kind, so the page reads a few hundred rows however long the ledger is."""
+    day = func.date(Record.occurred_at)
+    rows = session.exec(select(day, Record.kind, func.count()).where(Record.engagement_id == engagement.id)
+                        .group_by(day, Record.kind))
+    weeks: dict[date, dict[str, int]] = {}
+    for value, kind, count in rows:
+        # SQLite answers date() with a string, PostgreSQL with a date.
+        when = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+        week = when - timedelta(days=when.weekday())
+        family = KINDS[kind].family if kind in KINDS else "ledger"
+        weeks.setdefault(week, {})
+        weeks[week][family] = weeks[week].get(family, 0) + count
+    if not weeks:
+        return []
+    first, last = min(weeks), max(weeks)
+    return [(first + timedelta(weeks=n), weeks.get(first + timedelta(weeks=n), {}))
+            for n in range((last - first).days // 7 + 1)]
+
+
+def ref_candidates(session: Session, *, engagement: Engagement, kinds: frozenset[str],
+                   limit: int = 200) -> list[tuple[int, str, str]]:
+    """(index, kind, summary) of the records a new record may refer to, newest first, retracted ones left out."""
+    retracted = select(RecordRef.target_idx).where(RecordRef.engagement_id == engagement.id,
+                                                   RecordRef.source_kind == "retraction")
+    rows = session.exec(select(Record.idx, Record.kind, Record.body).where(
+        Record.engagement_id == engagement.id, col(Record.kind).in_(sorted(kinds)),
+        col(Record.idx).not_in(retracted)).order_by(col(Record.idx).desc()).limit(limit))
+    return [(idx, kind, json.loads(body).get("summary", "")) for idx, kind, body in rows]

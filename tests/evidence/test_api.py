@@ -27,6 +27,9 @@ def test_upload_download_and_attach(api, session):
     assert download.status_code == 200 and download.content == content
     assert download.headers["content-disposition"].startswith("attachment;")
     assert download.headers["x-content-type-options"] == "nosniff"
+    # Asked to open it in the browser: a PDF may be.
+    opened = api.get(f"/api/v1/evidence/{meta['sha256']}", params={"inline": "true"})
+    assert opened.headers["content-disposition"].startswith("inline;") and opened.content == content
     engagement = factories.make_engagement(session, member=api.member)
     record = api.post(f"/api/v1/engagements/{engagement.id}/records", json={
         "kind": "report_sent", "occurred_at": "2026-02-06T17:00:00Z", "attachments": [meta["sha256"]],
@@ -62,8 +65,11 @@ def test_bad_uploads(api):
     assert upload(api, b"").status_code == 422
     hostile = upload(api, b"<script>alert(1)</script>", filename="<img onerror=x>.html", media_type="text/html")
     assert hostile.status_code == 201
-    download = api.get(f"/api/v1/evidence/{hostile.json()['sha256']}")
-    assert download.headers["content-disposition"].startswith("attachment;")
+    # HTML is never opened as a page of ours, even when asked.
+    for params in ({}, {"inline": "true"}):
+        download = api.get(f"/api/v1/evidence/{hostile.json()['sha256']}", params=params)
+        assert download.headers["content-disposition"].startswith("attachment;")
+    assert api.get(f"/api/v1/evidence/{hostile.json()['sha256']}", params={"inline": "maybe"}).status_code == 422
 
 
 def test_viewer_cannot_upload(anon, session, owner):

@@ -174,7 +174,7 @@ def test_the_cli_prints_what_it_checked_and_exits_1_on_a_problem(cli_database):
             factories.append(session, member=member, engagement=engagement)
     result = CliRunner().invoke(app, ["verify", "--db"])
     assert result.exit_code == 0, result.output
-    assert "1 engagements, 5 records" in result.output and "OK" in result.output
+    assert "engagements 1, records 5" in result.output and "OK" in result.output
     with cli_database.begin() as conn:
         conn.execute(text("DROP TRIGGER record_no_update"))
         conn.execute(text("UPDATE record SET body = X'00' WHERE idx = 2"))

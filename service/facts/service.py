@@ -1,0 +1,1077 @@
+"""What an engagement's record proves, computed: notice, trial, work, money, commitments, walk-away signals and
+the numbered statement of facts. Nothing is typed in: every figure comes from the records, as last amended and
+with retracted ones left out, and cites the records it rests on, with its rule and, for money, its formula."""
+
+import csv
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from threading import Lock
+
+from sqlalchemy import text
+from sqlmodel import Session, col, select
+
+from service.accounts.models import Workspace
+from service.clients.models import Client
+from service.clients.service import get_client
+from service.db import raw_datetime, raw_list
+from service.engagements.models import Engagement, Terms
+from service.errors import Invalid
+from service.facts.models import (
+    Cite,
+    ClientSignals,
+    Commitment,
+    Facts,
+    InterestPart,
+    Invoice,
+    Money,
+    MoneyTotal,
+    Notice,
+    RateIn,
+    RatePublic,
+    ReferenceRate,
+    Series,
+    Signal,
+    SignalThreshold,
+    StatementLine,
+    ThresholdPublic,
+    ThresholdsIn,
+    Trial,
+    WorkCount,
+    WorkMonth,
+)
+from service.records.kinds import CORRECTIONS
+from service.records.service import number_exhibits
+
+DISCLAIMER = "Estimate, not legal advice: figures follow the rules shown, from the records; check them with a lawyer."
+RATES_CSV = Path(__file__).with_name("reference_rates.csv")
+SERIES_LABEL = {Series.boe_base: "Bank of England Bank Rate", Series.ecb_mro: "ECB main refinancing rate"}
+
+# Kinds by what they mean for the facts.
+CONTACT_KINDS = frozenset({"call", "email", "message", "voicemail"})
+WORK_KINDS = {"report_sent": ("report sent", "reports sent"), "meeting_scheduled": ("meeting set", "meetings set"),
+              "lead_handed_over": ("lead handed over", "leads handed over"),
+              "deliverable_delivered": ("deliverable delivered", "deliverables delivered")}
+HOURS_PER_DAY = 8  # an hourly rate is turned into a day's fee at 8 hours a working day
+WORK_START, WORK_END = 8, 18  # working hours, UTC (records carry UTC times only)
+
+
+@dataclass(frozen=True)
+class SignalRule:
+    label: str
+    unit: str
+    amber: int
+    red: int
+    rule: str
+
+
+SIGNALS: dict[str, SignalRule] = {
+    "no_shows": SignalRule(
+        "No-shows", "meetings", 1, 2,
+        "Counts no_show records in which the client did not attend a meeting."),
+    "late_cancellations": SignalRule(
+        "Late cancellations", "meetings", 1, 3,
+        "Counts meeting_cancelled records by the client made less than 24 hours before the meeting was due."),
+    "brick_wall": SignalRule(
+        "Brick wall", "contacts", 3, 5,
+        "The longest run of outbound calls, emails, messages and voicemails with no inbound contact or held "
+        "meeting in between; counts the records of that run."),
+    "response_time": SignalRule(
+        "Client response time", "hours", 48, 120,
+        "The median time from the first unanswered outbound contact to the client's next inbound contact or held "
+        "meeting, in hours; counts the replies measured."),
+    "after_hours": SignalRule(
+        "Contacts outside working hours", "contacts", 3, 6,
+        f"Counts inbound calls, emails, messages and voicemails from the client at weekends or outside "
+        f"{WORK_START:02d}:00-{WORK_END:02d}:00 UTC."),
+    "repeated_sends": SignalRule(
+        "Same document sent again", "sends", 3, 5,
+        "The most times one file (the same attachment SHA-256) or one email subject was sent out; counts those "
+        "records."),
+    "invoice_days_late": SignalRule(
+        "Average days late on invoices", "days", 7, 30,
+        "The average, over invoices whose due date has passed, of the days from the due date until paid in full "
+        "(or until today if unpaid); invoices paid on time count as 0. Counts the invoices paid late or unpaid."),
+    "broken_commitments": SignalRule(
+        "Broken commitments", "commitments", 1, 2,
+        "Counts the client's commitments recorded as broken, and those past their date with neither kept nor "
+        "broken recorded."),
+}
+LEVELS = ("ok", "amber", "red")
+
+
+# Formatting the figures in rule texts and sentences
+
+
+def fmt_money(amount_minor: int, currency: str) -> str:
+    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency, "")
+    value = f"{Decimal(amount_minor) / 100:,.2f}"
+    return f"{symbol}{value}" if symbol else f"{value} {currency}"
+
+
+def fmt_percent(rate_bp: int) -> str:
+    return f"{Decimal(rate_bp) / 100:.2f}%"
+
+
+def fmt_day(day: date) -> str:
+    return day.strftime("%d %b %Y").lstrip("0")
+
+
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def round_half_up(value: Fraction) -> int:
+    """To the nearest whole minor unit, halves away from zero (money is never negative here)."""
+    return int((value * 2 + 1) // 2) if value >= 0 else -int((-value * 2 + 1) // 2)
+
+
+def parse_percent(text: str, *, field: str = "rate_percent") -> int:
+    """'5.25' or '5.25%' to 525 basis points; at most two decimals, so a rate is always whole basis points."""
+    try:
+        value = Decimal(str(text).strip().rstrip("%").strip())
+    except InvalidOperation:
+        raise Invalid(f"{field}: {text!r} is not a percentage such as 5.25", field=field) from None
+    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or not Decimal(-10) <= value <= 100:
+        raise Invalid(f"{field}: give a percentage between -10 and 100 with at most two decimals", field=field)
+    return int((value * 100).to_integral_value(ROUND_HALF_UP))
+
+
+# Reference rates: the shipped table, extended or overridden per workspace
+
+
+@dataclass(frozen=True)
+class Rate:
+    series: str
+    effective_on: date
+    rate_bp: int
+    source: str
+    origin: str  # "shipped" or "workspace"
+
+
+@lru_cache
+def shipped_rates() -> tuple[Rate, ...]:
+    with RATES_CSV.open(newline="") as f:
+        return tuple(Rate(series=row["series"], effective_on=date.fromisoformat(row["effective_on"]),
+                          rate_bp=parse_percent(row["rate_percent"]), source=row["source"], origin="shipped")
+                     for row in csv.DictReader(f))
+
+
+def _rate_table(session: Session, workspace: Workspace) -> dict[str, list[Rate]]:
+    """Per series, rates by effective date; a workspace's row replaces a shipped row of the same date."""
+    rows = {(r.series, r.effective_on): r for r in shipped_rates()}
+    for r in session.exec(select(ReferenceRate).where(ReferenceRate.workspace_id == workspace.id)):
+        rows[(r.series, r.effective_on)] = Rate(series=r.series, effective_on=r.effective_on, rate_bp=r.rate_bp,
+                                                source=r.source, origin="workspace")
+    table: dict[str, list[Rate]] = {}
+    for key in sorted(rows):
+        table.setdefault(key[0], []).append(rows[key])
+    return table
+
+
+def rate_on(table: dict[str, list[Rate]], series: str, day: date) -> Rate | None:
+    """The rate in force on `day`: the latest row effective on or before it."""
+    found = None
+    for rate in table.get(series, []):
+        if rate.effective_on > day:
+            break
+        found = rate
+    return found
+
+
+def list_rates(session: Session, *, workspace: Workspace, series: Series | None = None) -> list[RatePublic]:
+    shipped = {(r.series, r.effective_on) for r in shipped_rates()}
+    out = []
+    for name, rates in _rate_table(session, workspace).items():
+        if series is not None and name != series:
+            continue
+        out += [RatePublic(series=r.series, effective_on=r.effective_on, rate_bp=r.rate_bp,
+                           rate_percent=fmt_percent(r.rate_bp), source=r.source, origin=r.origin,
+                           overrides_shipped=r.origin == "workspace" and (r.series, r.effective_on) in shipped)
+                for r in rates]
+    return out
+
+
+def add_rate(session: Session, *, workspace: Workspace, actor: str, data: RateIn) -> RatePublic:
+    """Adds a rate, or replaces this workspace's rate for the same series and date (correcting a typo)."""
+    row = session.exec(select(ReferenceRate).where(
+        ReferenceRate.workspace_id == workspace.id, ReferenceRate.series == data.series,
+        ReferenceRate.effective_on == data.effective_on)).first()
+    if row is None:
+        row = ReferenceRate(workspace_id=workspace.id, series=data.series, effective_on=data.effective_on,
+                            rate_bp=data.rate_bp, source=data.source.strip(), created_by=actor)
+    else:
+        row.rate_bp, row.source, row.created_by = data.rate_bp, data.source.strip(), actor
+    session.add(row)
+    session.flush()
+    shipped = {(r.series, r.effective_on) for r in shipped_rates()}
+    return RatePublic(series=row.series, effective_on=row.effective_on, rate_bp=row.rate_bp,
+                      rate_percent=fmt_percent(row.rate_bp), source=row.source, origin="workspace",
+                      overrides_shipped=(row.series, row.effective_on) in shipped)
+
+
+# Signal thresholds
+
+
+def _threshold_rows(session: Session, workspace: Workspace) -> dict[str, tuple[int, int]]:
+    return {t.signal: (t.amber, t.red) for t in session.exec(
+        select(SignalThreshold).where(SignalThreshold.workspace_id == workspace.id))}
+
+
+def _thresholds(session: Session, workspace: Workspace) -> dict[str, tuple[int, int]]:
+    return {name: (rule.amber, rule.red) for name, rule in SIGNALS.items()} | {
+        k: v for k, v in _threshold_rows(session, workspace).items() if k in SIGNALS}
+
+
+def list_thresholds(session: Session, *, workspace: Workspace) -> list[ThresholdPublic]:
+    current = _thresholds(session, workspace)
+    return [ThresholdPublic(signal=name, label=rule.label, unit=rule.unit, rule=rule.rule, amber=current[name][0],
+                            red=current[name][1], default_amber=rule.amber, default_red=rule.red)
+            for name, rule in SIGNALS.items()]
+
+
+def set_thresholds(session: Session, *, workspace: Workspace, actor: str, data: ThresholdsIn) -> list[ThresholdPublic]:
+    for name, level in data:
+        if level is None:
+            continue
+        row = session.get(SignalThreshold, (workspace.id, name))
+        if row is None:
+            row = SignalThreshold(workspace_id=workspace.id, signal=name, amber=level.amber, red=level.red,
+                                  updated_by=actor)
+        else:
+            row.amber, row.red, row.updated_by = level.amber, level.red, actor
+            row.updated_at = datetime.now(UTC)
+        session.add(row)
+    session.flush()
+    return list_thresholds(session, workspace=workspace)
+
+
+# Reading the record
+
+
+@dataclass(frozen=True)
+class Item:
+    """A record as the facts see it: its current body, its attachments' exhibit numbers."""
+
+    index: int
+    kind: str
+    occurred_at: datetime
+    body: dict
+    refs: tuple[int, ...]
+    attachments: tuple[str, ...]
+
+    @property
+    def day(self) -> date:
+        return self.occurred_at.date()
+
+    @property
+    def direction(self) -> str | None:
+        return self.body.get("direction")
+
+
+@dataclass
+class Ledger:
+    engagement: Engagement
+    items: list[Item]
+    exhibits: dict[str, str]
+    retracted: list[int]
+    amended: list[int]
+    by_kind: dict[str, list[Item]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The rules ask for one or two kinds at a time, a few dozen times: an index beats a scan of every item.
+        self.by_kind = {}
+        for item in self.items:
+            self.by_kind.setdefault(item.kind, []).append(item)
+
+    def cite(self, item: Item) -> Cite:
+        # Built from values the ledger already holds, so without validation: a long ledger cites thousands.
+        return Cite.model_construct(engagement_id=self.engagement.id, index=item.index,
+                                    exhibits=[self.exhibits[h] for h in item.attachments if h in self.exhibits])
+
+    def cites(self, items) -> list[Cite]:
+        return [self.cite(i) for i in items]
+
+    def of(self, *kinds: str) -> list[Item]:
+        """The items of these kinds, in chronology order."""
+        if len(kinds) == 1:
+            return list(self.by_kind.get(kinds[0], ()))
+        return sorted((i for k in kinds for i in self.by_kind.get(k, ())), key=lambda i: (i.occurred_at, i.index))
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Raw column values, without ORM type processing: the facts read every row of the ledger, and the JSON and
+# datetime processors would cost more than all the rules together.
+_LEDGER_ROWS = text("SELECT idx, kind, occurred_at, body, refs, attachments FROM record "
+                    "WHERE engagement_id = :engagement ORDER BY occurred_at, idx")
+
+
+def _read_ledger(session: Session, engagement: Engagement) -> Ledger:
+    """Every record in chronology order (occurred_at, then index), each as last amended, retracted ones and the
+    corrections themselves left out; the exhibits numbered on the way. One read, whatever the size."""
+    rows = session.execute(_LEDGER_ROWS, {"engagement": engagement.id}).all()
+    exhibits = number_exhibits(raw_list(row[5]) for row in rows)
+    corrections = sorted((idx, kind, raw_list(refs)[0], body) for idx, kind, _, body, refs, _ in rows
+                         if kind in CORRECTIONS)
+    retracted: set[int] = set()
+    amended: dict[int, dict] = {}
+    for _, kind, target, body in corrections:  # by index: a later amendment wins
+        if kind == "retraction":
+            retracted.add(target)
+        elif body:
+            amended[target] = json.loads(body)["body"]
+    items = []
+    for idx, kind, occurred_at, body, refs, attachments in rows:
+        # A redacted record has no body left to state facts from; its leaf still verifies.
+        if kind in CORRECTIONS or idx in retracted or not body:
+            continue
+        items.append(Item(index=idx, kind=kind, occurred_at=raw_datetime(occurred_at),
+                          body=amended.get(idx) or json.loads(body), refs=tuple(raw_list(refs)),
+                          attachments=tuple(raw_list(attachments))))
+    return Ledger(engagement=engagement, items=items, exhibits=exhibits, retracted=sorted(retracted),
+                  amended=sorted(amended))
+
+
+def _terms(ledger: Ledger) -> tuple[Terms, list[Item]]:
+    """The opening terms with every terms_changed record applied, in chronology order."""
+    data = ledger.engagement.terms().model_dump(mode="json")
+    changes = ledger.of("terms_changed")
+    for item in changes:
+        data.update(item.body.get("changes", {}))
+    return Terms.model_validate(data), changes
+
+
+def _when(body: dict, key: str) -> datetime | None:
+    value = body.get(key)
+    return _aware(datetime.fromisoformat(value)) if value else None
+
+
+def _day_of(body: dict, key: str) -> date | None:
+    value = body.get(key)
+    return date.fromisoformat(value) if value else None
+
+
+# Notice
+
+
+NOTICE_RULE = (
+    "The notice period runs for the terms' notice days from the day notice is given (or the date the notice names) "
+    "and ends on the last of them. Access revoked, or the engagement ended, before that day leaves the days after "
+    "that day unserved; the cut-off day itself counts as served. Fees for the unserved days, at the engagement's "
+    f"rate: a day rate is charged per working day (Monday to Friday; bank holidays are not deducted); an hourly "
+    f"rate at {HOURS_PER_DAY} hours a working day; a monthly rate pro rata, rate x calendar days x 12 / 365, "
+    "rounded half up to the penny; a fixed fee is not apportioned. They are claimable when the client made the "
+    "cut-off. Where the notice was not in the form the terms require, the period may not have started at all, so "
+    "the figure is a minimum. " + DISCLAIMER)
+
+
+def _working_days(first: date, last: date) -> int:
+    if last < first:
+        return 0
+    days = (last - first).days + 1
+    weeks, rest = divmod(days, 7)
+    return weeks * 5 + sum(1 for n in range(rest) if (first + timedelta(days=n)).weekday() < 5)
+
+
+def notice_fee(terms: Terms, first: date, last: date) -> tuple[int | None, int, str]:
+    """The fee for the days first..last inclusive: (amount or None, working days, formula)."""
+    days = max(0, (last - first).days + 1)
+    working = _working_days(first, last)
+    rate = fmt_money(terms.rate_minor, terms.currency)
+    match terms.rate_unit:
+        case "day":
+            amount = working * terms.rate_minor
+            return amount, working, f"{rate} x {working} working days = {fmt_money(amount, terms.currency)}"
+        case "hour":
+            amount = working * HOURS_PER_DAY * terms.rate_minor
+            return amount, working, (f"{rate} x {HOURS_PER_DAY} hours x {working} working days = "
+                                     f"{fmt_money(amount, terms.currency)}")
+        case "month":
+            amount = round_half_up(Fraction(terms.rate_minor * days * 12, 365))
+            return amount, working, (f"{rate} a month x {days} days x 12 / 365 = "
+                                     f"{fmt_money(amount, terms.currency)}")
+        case _:
+            return None, working, "a fixed fee is not apportioned over the notice period"
+
+
+def _cut_day(item: Item) -> date:
+    return _day_of(item.body, "ended_on") or item.day if item.kind == "engagement_ended" else item.day
+
+
+def _cut_by(item: Item) -> str:
+    return item.body.get("ended_by") if item.kind == "engagement_ended" else item.body.get("revoked_by", "client")
+
+
+def _notice(ledger: Ledger, terms: Terms) -> Notice | None:
+    notices = ledger.of("notice_given")
+    cutoffs = ledger.of("access_revoked", "engagement_ended")
+    base = {"required_form": terms.notice_form, "notice_days": terms.notice_days, "currency": terms.currency,
+            "rule": NOTICE_RULE}
+    if notices:
+        first = notices[0]
+        given_on = _day_of(first.body, "effective_on") or first.day
+        ends_on = given_on + timedelta(days=terms.notice_days)
+        base.update(given=True, record=ledger.cite(first), given_by=first.body.get("given_by"),
+                    form=first.body.get("form"), form_ok=terms.notice_form == "any" or
+                    first.body.get("form") == "written", given_on=given_on, ends_on=ends_on,
+                    other_notices=ledger.cites(notices[1:]))
+    else:
+        ended = [i for i in ledger.of("engagement_ended") if i.body.get("ended_by") == "client"]
+        if not ended:
+            return None
+        # Ended by the client with no notice at all: the whole notice period is unserved.
+        given_on = _cut_day(ended[0])
+        ends_on = given_on + timedelta(days=terms.notice_days)
+        base.update(given=False, ends_on=ends_on)
+    early = sorted((i for i in cutoffs if _cut_day(i) < ends_on), key=lambda i: (_cut_day(i), i.index))
+    if not early:
+        return Notice(**base)
+    cut = early[0]
+    served_until = max(_cut_day(cut), given_on)
+    amount, working, formula = notice_fee(terms, served_until + timedelta(days=1), ends_on)
+    claimable = _cut_by(cut) == "client" and amount is not None and amount > 0
+    return Notice(**base, cut_off_kind=cut.kind, cut_off_by=_cut_by(cut), cut_off_on=_cut_day(cut),
+                  cut_off_record=ledger.cite(cut), days_short=(ends_on - served_until).days,
+                  unserved_working_days=working, claim_minor=amount, claim_formula=formula, claimable=claimable)
+
+
+# Trial
+
+
+TRIAL_RULE = (
+    "Days after the trial: from the day after the trial ended to the day the engagement ended (an "
+    "engagement_ended record), else the last day of a notice period that has run out, else today. Replies are "
+    "inbound records that refer to a report or deliverable sent after the trial; objections are dispute steps and "
+    "refused payments recorded after the trial.")
+
+
+def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> Trial | None:
+    if terms.trial_ends_on is None:
+        return None
+    ended = ledger.of("engagement_ended")
+    if ended:
+        until, because = _cut_day(ended[0]), "the engagement ended"
+    elif notice and notice.ends_on and notice.ends_on <= as_of:
+        until, because = notice.ends_on, "the notice period ended"
+    else:
+        until, because = as_of, "as of today"
+    after = [i for i in ledger.items if i.day > terms.trial_ends_on]
+    reports = [i for i in after if i.kind == "report_sent"]
+    deliverables = [i for i in after if i.kind == "deliverable_delivered"]
+    sent = {i.index for i in reports + deliverables}
+    replies = [i for i in ledger.items if i.direction == "in" and sent.intersection(i.refs)]
+    objections = [i for i in after if i.kind in ("dispute_step", "payment_refused")]
+    first = objections[0] if objections else None
+    return Trial(ends_on=terms.trial_ends_on, continued_until=until, continued_because=because,
+                 days_after=max(0, (until - terms.trial_ends_on).days), reports_after=ledger.cites(reports),
+                 deliverables_after=ledger.cites(deliverables), replies=ledger.cites(replies),
+                 objections=ledger.cites(objections), first_objection_on=first.day if first else None,
+                 reports_before_first_objection=len([r for r in reports
+                                                     if first is None or r.occurred_at < first.occurred_at]),
+                 rule=TRIAL_RULE)
+
+
+# Work delivered
+
+
+def _work(ledger: Ledger) -> tuple[list[WorkMonth], list[WorkCount]]:
+    months: dict[str, dict[str, list[Item]]] = {}
+    for item in ledger.items:
+        if item.kind in WORK_KINDS:
+            months.setdefault(item.occurred_at.strftime("%Y-%m"), {}).setdefault(item.kind, []).append(item)
+    work = [WorkMonth(month=month, counts=[WorkCount(kind=k, label=labels[1], count=len(kinds.get(k, [])),
+                                                     records=ledger.cites(kinds.get(k, [])))
+                                           for k, labels in WORK_KINDS.items()])
+            for month, kinds in sorted(months.items())]
+    totals = [WorkCount(kind=k, label=labels[1], count=len(ledger.of(k)), records=ledger.cites(ledger.of(k)))
+              for k, labels in WORK_KINDS.items()]
+    return work, totals
+
+
+# Money
+
+
+UK_COMPENSATION = ((100_000, 4_000), (1_000_000, 7_000), (None, 10_000))  # (debt below, fixed sum), in pence
+REGIME = {
+    "uk": ("Late Payment of Commercial Debts (Interest) Act 1998: simple interest at 8% over the Bank of England "
+           "Bank Rate in force on 31 December (debts due January to June) or 30 June (due July to December), from "
+           "the day after the due date, on the balance outstanding each day: balance x rate x days / 365, each "
+           "part rounded half up to the penny; plus fixed compensation per invoice paid late of £40 (debt under "
+           "£1,000), £70 (£1,000 to £9,999.99) or £100 (£10,000 or more)."),
+    "eu": ("Late Payment Directive 2011/7/EU: simple interest at the ECB main refinancing rate in force on 1 January "
+           "(debts due January to June) or 1 July (due July to December) plus 8 percentage points, from the day "
+           "after the due date: balance x rate x days / 365, each part rounded half up to the cent; plus at least "
+           "€40 fixed compensation per invoice paid late. Member states' laws may add to this."),
+    "us-ny": ("New York State and New York City Freelance Isn't Free Acts: payment is due on the date in the "
+              "contract, or 30 days after the work is completed; for late payment a court may award double damages, "
+              "so the exposure shown is 2 x the amount not paid by the due date."),
+    "contract": ("The late-payment rate in the engagement's terms (late_interest_bp): simple interest from the day "
+                 "after the due date: balance x rate x days / 365, each part rounded half up."),
+    "other": "No late-payment rule is computed for this jurisdiction.",
+}
+
+
+def _reference(table, regime: str, due_on: date) -> tuple[str, date] | None:
+    if regime == "uk":
+        return Series.boe_base, date(due_on.year - 1, 12, 31) if due_on.month <= 6 else date(due_on.year, 6, 30)
+    if regime == "eu":
+        return Series.ecb_mro, date(due_on.year, 1 if due_on.month <= 6 else 7, 1)
+    return None
+
+
+def interest_parts(*, amount_minor: int, due_on: date, payments: list[tuple[date, int]], until: date,
+                   rate_bp: int, currency: str) -> list[InterestPart]:
+    """Simple interest on the balance outstanding after the due date, one part per balance, each rounded half up.
+    Payments on or before the due date reduce the debt before interest starts."""
+    balance = amount_minor - sum(a for d, a in payments if d <= due_on)
+    start = due_on
+    parts = []
+    for paid_on, amount in sorted(p for p in payments if p[0] > due_on):
+        if balance <= 0 or paid_on > until:
+            break
+        parts.append(_part(balance, start, paid_on, rate_bp, currency))
+        balance -= amount
+        start = paid_on
+    if balance > 0 and until > start:
+        parts.append(_part(balance, start, until, rate_bp, currency))
+    return [p for p in parts if p.days > 0]
+
+
+def _part(balance: int, start: date, end: date, rate_bp: int, currency: str) -> InterestPart:
+    days = (end - start).days
+    amount = round_half_up(Fraction(balance * rate_bp * days, 10_000 * 365))
+    return InterestPart(balance_minor=balance, from_on=start, to_on=end, days=days, amount_minor=amount,
+                        formula=f"{fmt_money(balance, currency)} x {fmt_percent(rate_bp)} x {days} days / 365 = "
+                                f"{fmt_money(amount, currency)}")
+
+
+def _money(ledger: Ledger, terms: Terms, rates, as_of: date) -> Money:
+    paid_by_invoice: dict[int, list[Item]] = {}
+    refused_by_invoice: dict[int, list[Item]] = {}
+    for item in ledger.of("payment_received", "payment_refused"):
+        target = paid_by_invoice if item.kind == "payment_received" else refused_by_invoice
+        for ref in item.refs[:1]:
+            target.setdefault(ref, []).append(item)
+    invoices = [_invoice(ledger, terms, rates, as_of, inv, paid_by_invoice.get(inv.index, []),
+                         refused_by_invoice.get(inv.index, [])) for inv in ledger.of("invoice_issued")]
+    totals: dict[str, MoneyTotal] = {}
+    for inv in invoices:
+        t = totals.setdefault(inv.currency, MoneyTotal(
+            currency=inv.currency, invoices=0, invoiced_minor=0, paid_minor=0, balance_minor=0, overdue_minor=0,
+            overpaid_minor=0, interest_minor=0, compensation_minor=0, damages_minor=0))
+        t.invoices += 1
+        t.invoiced_minor += inv.amount_minor
+        t.paid_minor += inv.paid_minor
+        t.balance_minor += inv.balance_minor
+        t.overdue_minor += inv.balance_minor if inv.overdue else 0
+        t.overpaid_minor += inv.overpaid_minor
+        t.interest_minor += inv.interest_minor or 0
+        t.damages_minor += inv.damages_minor or 0
+        # Fixed compensation is in the regime's own currency; it is added to a total only in that currency.
+        if inv.compensation_minor and inv.compensation_currency == inv.currency:
+            t.compensation_minor += inv.compensation_minor
+    return Money(invoices=invoices, totals=[totals[c] for c in sorted(totals)], disclaimer=DISCLAIMER)
+
+
+def _invoice(ledger: Ledger, terms: Terms, rates, as_of: date, inv: Item, paid: list[Item],
+             refused: list[Item]) -> Invoice:
+    body = inv.body
+    currency, amount = body["currency"], int(body["amount_minor"])
+    by_terms = inv.day + timedelta(days=terms.payment_terms_days)
+    due_on = _day_of(body, "due_on") or by_terms
+    same = [p for p in paid if p.body.get("currency") == currency]
+    payments = [(p.day, int(p.body["amount_minor"])) for p in same]
+    paid_minor = sum(a for _, a in payments)
+    paid_in_full_on = None
+    running = 0
+    for day, a in sorted(payments):
+        running += a
+        if running >= amount:
+            paid_in_full_on = day
+            break
+    balance = max(0, amount - paid_minor)
+    late_until = paid_in_full_on or as_of
+    days_late = max(0, (late_until - due_on).days)
+    regime = terms.jurisdiction
+    out = Invoice(
+        record=ledger.cite(inv), invoice_number=body.get("invoice_number", ""), issued_on=inv.day, due_on=due_on,
+        due_from="terms" if due_on == by_terms else "invoice", amount_minor=amount, currency=currency,
+        payments=ledger.cites(same), paid_minor=paid_minor, balance_minor=balance,
+        overpaid_minor=max(0, paid_minor - amount), paid_in_full_on=paid_in_full_on, days_late=days_late,
+        overdue=balance > 0 and as_of > due_on, refused=bool(refused), refusals=ledger.cites(refused),
+        refusal_reason=refused[-1].body.get("reason") if refused else None,
+        foreign_payments=ledger.cites([p for p in paid if p not in same]), regime=regime, basis=REGIME[regime])
+    if days_late == 0:
+        return out
+    if regime == "us-ny":
+        late = amount - sum(a for d, a in payments if d <= due_on)
+        out.damages_minor = 2 * max(0, late)
+        out.basis += (f" Exposure: 2 x {fmt_money(max(0, late), currency)} = "
+                      f"{fmt_money(out.damages_minor, currency)}. {DISCLAIMER}")
+        return out
+    if regime == "contract":
+        if terms.late_interest_bp is None:
+            out.basis += " The terms name no late-payment rate, so no interest is computed."
+            return out
+        out.rate_bp = terms.late_interest_bp
+    elif regime in ("uk", "eu"):
+        series, ref_on = _reference(rates, regime, due_on)
+        ref = rate_on(rates, series, ref_on)
+        if ref is None:
+            out.basis += (f" No {SERIES_LABEL[series]} is on file for {fmt_day(ref_on)}: add it under the "
+                          "reference rates to compute interest.")
+            return out
+        out.reference_series, out.reference_on, out.reference_rate_bp = series, ref_on, ref.rate_bp
+        out.reference_source = f"{ref.source} (effective {ref.effective_on.isoformat()}, {ref.origin})"
+        out.rate_bp = ref.rate_bp + 800
+        out.compensation_currency = "GBP" if regime == "uk" else "EUR"
+        if currency == out.compensation_currency:
+            out.compensation_minor = (next(c for limit, c in UK_COMPENSATION if limit is None or amount < limit)
+                                      if regime == "uk" else 4_000)
+    else:
+        return out
+    out.interest_parts = interest_parts(amount_minor=amount, due_on=due_on, payments=payments, until=late_until,
+                                        rate_bp=out.rate_bp, currency=currency)
+    out.interest_minor = sum(p.amount_minor for p in out.interest_parts)
+    formulas = "; ".join(p.formula for p in out.interest_parts) or "no days of interest yet"
+    out.basis += f" Rate used: {fmt_percent(out.rate_bp)}"
+    if out.reference_rate_bp is not None:
+        out.basis += (f" ({SERIES_LABEL[out.reference_series]} {fmt_percent(out.reference_rate_bp)} on "
+                      f"{fmt_day(out.reference_on)} + 8.00%)")
+    out.basis += f". Interest: {formulas}."
+    if out.compensation_minor is None and out.compensation_currency:
+        out.basis += (f" The fixed compensation is a sum in {out.compensation_currency}; this invoice is in "
+                      f"{currency}, so it is not computed.")
+    out.basis += f" {DISCLAIMER}"
+    return out
+
+
+# Commitments
+
+
+def _commitments(ledger: Ledger, as_of: date) -> list[Commitment]:
+    outcomes: dict[int, Item] = {}
+    for item in ledger.of("commitment_kept", "commitment_broken"):
+        for ref in item.refs[:1]:
+            outcomes[ref] = item  # chronology order: the latest outcome recorded stands
+    out = []
+    for item in ledger.of("commitment"):
+        due_on = _day_of(item.body, "due_on")
+        outcome = outcomes.get(item.index)
+        if outcome is not None:
+            state = "kept" if outcome.kind == "commitment_kept" else "broken"
+        else:
+            state = "overdue" if due_on is not None and due_on < as_of else "open"
+        out.append(Commitment(record=ledger.cite(item), promised_by=item.body.get("promised_by", ""),
+                              promise=item.body.get("promise", ""), made_on=item.day, due_on=due_on, state=state,
+                              outcome=ledger.cite(outcome) if outcome else None))
+    return out
+
+
+# Walk-away signals
+
+
+@dataclass
+class SignalInputs:
+    """What the signals count in one engagement; a client's signals pool these across its engagements."""
+
+    no_shows: list[Cite] = field(default_factory=list)
+    late_cancellations: list[Cite] = field(default_factory=list)
+    brick_wall: list[Cite] = field(default_factory=list)
+    replies: list[tuple[int, Cite]] = field(default_factory=list)  # (seconds waited, the reply)
+    after_hours: list[Cite] = field(default_factory=list)
+    repeated_sends: list[Cite] = field(default_factory=list)
+    late_invoices: list[tuple[int, Cite]] = field(default_factory=list)  # (days late, invoice), every one due
+    broken_commitments: list[Cite] = field(default_factory=list)
+
+
+def _is_answer(item: Item) -> bool:
+    return item.kind == "meeting" or (item.direction == "in" and item.kind in CONTACT_KINDS)
+
+
+def _signal_inputs(ledger: Ledger, money: Money, commitments: list[Commitment], as_of: date) -> SignalInputs:
+    s = SignalInputs()
+    s.no_shows = ledger.cites(i for i in ledger.of("no_show") if i.body.get("party") == "client")
+    for item in ledger.of("meeting_cancelled"):
+        meeting_at = _when(item.body, "meeting_at")
+        if item.body.get("cancelled_by") == "client" and meeting_at and meeting_at - item.occurred_at < timedelta(
+                hours=24):
+            s.late_cancellations.append(ledger.cite(item))
+    run: list[Item] = []
+    longest: list[Item] = []
+    for item in ledger.items:
+        if item.kind in CONTACT_KINDS and item.direction == "out":
+            run.append(item)
+            if len(run) > len(longest):
+                longest = run
+        elif _is_answer(item):
+            if run:
+                s.replies.append((int((item.occurred_at - run[0].occurred_at).total_seconds()), ledger.cite(item)))
+            run = []
+    s.brick_wall = ledger.cites(longest)
+    for item in ledger.items:
+        at = item.occurred_at
+        if item.direction == "in" and item.kind in CONTACT_KINDS and (
+                at.weekday() >= 5 or not WORK_START <= at.hour < WORK_END):
+            s.after_hours.append(ledger.cite(item))
+    groups: dict[str, list[Item]] = {}
+    for item in ledger.items:
+        if item.direction != "out":
+            continue
+        for sha in set(item.attachments):
+            groups.setdefault("file:" + sha, []).append(item)
+        if subject := " ".join(str(item.body.get("subject", "")).lower().split()):
+            groups.setdefault("subject:" + subject, []).append(item)
+    if groups:
+        s.repeated_sends = ledger.cites(max(groups.values(), key=len))
+    s.late_invoices = [(inv.days_late, inv.record) for inv in money.invoices if inv.due_on < as_of]
+    s.broken_commitments = [c.record for c in commitments
+                            if c.promised_by == "client" and c.state in ("broken", "overdue")]
+    return s
+
+
+def _pool(inputs: list[SignalInputs]) -> SignalInputs:
+    if len(inputs) == 1:
+        return inputs[0]
+    out = SignalInputs()
+    for s in inputs:
+        for name in ("no_shows", "late_cancellations", "replies", "after_hours", "late_invoices",
+                     "broken_commitments"):
+            getattr(out, name).extend(getattr(s, name))
+        for name in ("brick_wall", "repeated_sends"):
+            if len(getattr(s, name)) > len(getattr(out, name)):
+                setattr(out, name, getattr(s, name))
+    return out
+
+
+def _median(values: list[int]) -> Fraction:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return Fraction(ordered[mid]) if len(ordered) % 2 else Fraction(ordered[mid - 1] + ordered[mid], 2)
+
+
+def _duration(hours: int) -> str:
+    days, rest = divmod(hours, 24)
+    return f"{_plural(days, 'day')} {rest} h" if days else f"{hours} h"
+
+
+def _signals(s: SignalInputs, thresholds: dict[str, tuple[int, int]]) -> list[Signal]:
+    out = []
+    for name, rule in SIGNALS.items():
+        samples: list[int] = []
+        match name:
+            case "response_time":
+                samples = [sec for sec, _ in s.replies]
+                value = round_half_up(_median([sec for sec, _ in s.replies]) / 3600) if s.replies else 0
+                records = [c for _, c in s.replies]
+                display = _duration(value) if s.replies else "no replies measured"
+            case "invoice_days_late":
+                value = (round_half_up(Fraction(sum(d for d, _ in s.late_invoices), len(s.late_invoices)))
+                         if s.late_invoices else 0)
+                records = [c for d, c in s.late_invoices if d > 0]
+                display = _plural(value, "day") if s.late_invoices else "no invoice due yet"
+            case _:
+                records = getattr(s, name)
+                value = len(records)
+                display = _plural(value, rule.unit.rstrip("s"), rule.unit)
+        amber, red = thresholds[name]
+        level = "red" if value >= red else "amber" if value >= amber else "ok"
+        out.append(Signal(signal=name, label=rule.label, rule=rule.rule, unit=rule.unit, value=value,
+                          display=display, amber=amber, red=red, level=level, records=records, samples=samples))
+    return out
+
+
+def _worst(levels) -> str:
+    return max(levels, key=LEVELS.index, default="ok")
+
+
+# The statement of facts
+
+
+def _refs(*groups) -> list[Cite]:
+    seen, out = set(), []
+    for group in groups:
+        for c in [group] if isinstance(group, Cite) else group or []:
+            if (c.engagement_id, c.index) not in seen:
+                seen.add((c.engagement_id, c.index))
+                out.append(c)
+    return sorted(out, key=lambda c: c.index)
+
+
+def _quote(text: str | None, limit: int = 200) -> str:
+    text = " ".join(str(text or "").split())
+    return "“" + (text if len(text) <= limit else text[: limit - 1] + "…") + "”"
+
+
+def _party(name: str | None) -> str:
+    return {"client": "the client", "contractor": "the contractor"}.get(name or "", "another party")
+
+
+RATE_UNIT = {"hour": "an hour", "day": "a day", "month": "a month", "fixed": "fixed fee"}
+
+
+def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -> list[tuple[str, list[Cite]]]:
+    lines: list[tuple[str, list[Cite]]] = []
+    add = lines.append
+    opened = ledger.of("engagement_opened")
+    client_name = facts["client_name"]
+    rate = (fmt_money(terms.rate_minor, terms.currency) + " " + RATE_UNIT[terms.rate_unit]
+            if terms.rate_unit != "fixed" else f"a fixed fee of {fmt_money(terms.rate_minor, terms.currency)}")
+    add((f"The engagement {_quote(ledger.engagement.title)} with {client_name} started on "
+         f"{fmt_day(terms.started_on)}, at {rate}, with {_plural(terms.notice_days, 'day')}' notice "
+         f"({'in writing' if terms.notice_form == 'written' else 'in any form'}), payment due "
+         f"{_plural(terms.payment_terms_days, 'day')} after invoice, under the rules of jurisdiction "
+         f"{terms.jurisdiction}.", ledger.cites(opened[:1])))
+    for item in changes:
+        fields = ", ".join(f"{k} to {v}" for k, v in sorted(item.body.get("changes", {}).items()))
+        add((f"On {fmt_day(item.day)} the terms were changed: {fields}.", [ledger.cite(item)]))
+
+    trial: Trial | None = facts["trial"]
+    if trial is not None:
+        if trial.days_after == 0:
+            add((f"The trial period ends on {fmt_day(trial.ends_on)}.", ledger.cites(opened[:1])))
+        else:
+            text = (f"The trial period ended on {fmt_day(trial.ends_on)}. The engagement continued for "
+                    f"{_plural(trial.days_after, 'day')} after it (until {fmt_day(trial.continued_until)}, "
+                    f"{trial.continued_because}); in that time {_plural(len(trial.reports_after), 'report')} and "
+                    f"{_plural(len(trial.deliverables_after), 'deliverable')} were sent to the client and "
+                    f"{_plural(len(trial.replies), 'reply', 'replies')} to them recorded.")
+            if trial.first_objection_on is None:
+                text += " No objection is recorded."
+            else:
+                text += (f" The first objection recorded is dated {fmt_day(trial.first_objection_on)}, after "
+                         f"{_plural(trial.reports_before_first_objection, 'report')} had been received.")
+            add((text, _refs(trial.reports_after, trial.deliverables_after, trial.replies, trial.objections[:1])))
+
+    totals = [w for w in facts["work_totals"] if w.count]
+    if totals:
+        months = facts["work"]
+        span = (f"between {months[0].month} and {months[-1].month}" if len(months) > 1 else f"in {months[0].month}")
+        add((f"Work recorded {span}: " + ", ".join(f"{w.count} {WORK_KINDS[w.kind][w.count != 1]}" for w in totals)
+             + f", over {_plural(len(months), 'month')} (counts by month in the work table).",
+             _refs(*[w.records for w in totals])))
+
+    notice: Notice | None = facts["notice"]
+    if notice is not None:
+        if notice.given:
+            text = (f"On {fmt_day(notice.given_on)} {_party(notice.given_by)} gave notice "
+                    f"{'in writing' if notice.form == 'written' else 'orally'}.")
+            if notice.form_ok is False:
+                text += " The terms require written notice."
+            text += (f" A notice period of {_plural(notice.notice_days, 'day')} from that day ends on "
+                     f"{fmt_day(notice.ends_on)}.")
+            add((text, _refs(notice.record, notice.other_notices)))
+        if notice.cut_off_record is not None:
+            what = ("revoked access" if notice.cut_off_kind == "access_revoked" else "ended the engagement")
+            system = next((i.body.get("system") for i in ledger.items if i.index == notice.cut_off_record.index
+                           and i.kind == "access_revoked"), None)
+            text = (f"On {fmt_day(notice.cut_off_on)} {_party(notice.cut_off_by)} {what}"
+                    f"{' to ' + _quote(system) if system else ''}"
+                    f"{'' if notice.given else ' without notice'}, {_plural(notice.days_short, 'day')} before "
+                    f"the notice period {'ended' if notice.given else 'would have ended'} on "
+                    f"{fmt_day(notice.ends_on)}.")
+            if notice.claim_minor is not None and notice.claimable:
+                text += (f" Fees for the unserved notice at the engagement's rate: {notice.claim_formula} "
+                         f"(estimate).")
+            add((text, [notice.cut_off_record]))
+
+    money: Money = facts["money"]
+    for inv in money.invoices:
+        text = (f"Invoice {inv.invoice_number} for {fmt_money(inv.amount_minor, inv.currency)} was issued on "
+                f"{fmt_day(inv.issued_on)}, due on {fmt_day(inv.due_on)}.")
+        if inv.paid_in_full_on is not None:
+            text += (f" It was paid in full on {fmt_day(inv.paid_in_full_on)}"
+                     f"{', ' + _plural(inv.days_late, 'day') + ' after the due date' if inv.days_late else ''}.")
+        elif inv.paid_minor:
+            text += (f" {fmt_money(inv.paid_minor, inv.currency)} has been paid; "
+                     f"{fmt_money(inv.balance_minor, inv.currency)} is outstanding.")
+        else:
+            text += " No payment is recorded."
+        if inv.overpaid_minor:
+            text += f" The payments exceed the invoice by {fmt_money(inv.overpaid_minor, inv.currency)}."
+        if inv.refused:
+            text += f" Payment was refused: {_quote(inv.refusal_reason)}."
+        if inv.overdue:
+            text += (f" As of {fmt_day(facts['as_of'])} it is {_plural(inv.days_late, 'day')} overdue.")
+        extras = []
+        if inv.interest_minor:
+            extras.append(f"late-payment interest of {fmt_money(inv.interest_minor, inv.currency)} at "
+                          f"{fmt_percent(inv.rate_bp)} a year")
+        if inv.compensation_minor:
+            extras.append(f"fixed compensation of {fmt_money(inv.compensation_minor, inv.compensation_currency)}")
+        if inv.damages_minor:
+            extras.append(f"a double-damages exposure of {fmt_money(inv.damages_minor, inv.currency)}")
+        if extras:
+            text += " Estimated " + " and ".join(extras) + " (estimate, not legal advice)."
+        add((text, _refs(inv.record, inv.payments, inv.refusals)))
+    for total in money.totals:
+        if total.invoices > 1:
+            add((f"In {total.currency}, {_plural(total.invoices, 'invoice')} total "
+                 f"{fmt_money(total.invoiced_minor, total.currency)}; {fmt_money(total.paid_minor, total.currency)} "
+                 f"has been paid and {fmt_money(total.balance_minor, total.currency)} is outstanding"
+                 + (f", of which {fmt_money(total.overdue_minor, total.currency)} overdue" if total.overdue_minor
+                    else "") + ".",
+                 _refs(*[i.record for i in money.invoices if i.currency == total.currency])))
+
+    for c in facts["commitments"]:
+        text = (f"On {fmt_day(c.made_on)} {_party(c.promised_by)} promised {_quote(c.promise)}"
+                f"{' by ' + fmt_day(c.due_on) if c.due_on else ''}.")
+        text += {"kept": " It is recorded as kept.", "broken": " It is recorded as broken.",
+                 "overdue": " The date has passed with no outcome recorded.", "open": ""}[c.state]
+        add((text, _refs(c.record, [c.outcome] if c.outcome else [])))
+
+    sentences = {
+        "no_shows": lambda s: f"The client did not attend {_plural(s.value, 'scheduled meeting')}.",
+        "late_cancellations": lambda s: (f"The client cancelled {_plural(s.value, 'meeting')} less than 24 hours "
+                                         "before it was due."),
+        "brick_wall": lambda s: (f"The longest run of outbound contacts with no answer from the client was "
+                                 f"{s.value}."),
+        "response_time": lambda s: (f"The client's median time to answer was {s.display}, over "
+                                    f"{_plural(len(s.records), 'reply', 'replies')}."),
+        "after_hours": lambda s: (f"The client made {_plural(s.value, 'contact')} outside working hours "
+                                  "(weekends, or before 08:00 or after 18:00 UTC)."),
+        "repeated_sends": lambda s: f"The same document or subject was sent {s.value} times.",
+        "invoice_days_late": lambda s: f"Invoices were paid on average {s.display} after their due date.",
+        "broken_commitments": lambda s: (f"{_plural(s.value, 'commitment')} by the client "
+                                         f"{'was' if s.value == 1 else 'were'} broken or not kept by the date."),
+    }
+    for s in facts["signals"]:
+        if s.value and (s.signal != "repeated_sends" or s.value >= 2) and (s.signal != "brick_wall" or s.value >= 2):
+            add((sentences[s.signal](s), s.records))
+    if ledger.retracted:
+        add((f"{_plural(len(ledger.retracted), 'record')} ({', '.join('#' + str(i) for i in ledger.retracted)}) "
+             f"{'was' if len(ledger.retracted) == 1 else 'were'} retracted and "
+             f"{'is' if len(ledger.retracted) == 1 else 'are'} not counted in these facts.",
+             [Cite(engagement_id=ledger.engagement.id, index=i) for i in ledger.retracted]))
+    return lines
+
+
+# Putting it together
+
+
+_CACHE: OrderedDict[tuple, Facts] = OrderedDict()
+_CACHE_LOCK = Lock()
+CACHE_SIZE = 512
+
+
+def _settings_key(session: Session, workspace: Workspace) -> tuple:
+    rates = tuple(session.exec(select(ReferenceRate.series, ReferenceRate.effective_on, ReferenceRate.rate_bp,
+                                      ReferenceRate.source).where(ReferenceRate.workspace_id == workspace.id)
+                               .order_by(ReferenceRate.series, ReferenceRate.effective_on)))
+    return rates, tuple(sorted(_threshold_rows(session, workspace).items()))
+
+
+def engagement_facts(session: Session, *, workspace: Workspace, engagement: Engagement,
+                     as_of: date | None = None) -> Facts:
+    """Every fact, signal and statement line of one engagement, as of a day (today, UTC, by default).
+
+    Cached by (engagement, tree size, root hash, day, the workspace's rates and thresholds): the ledger only
+    grows, so an answer for a given size never goes stale; the root hash keeps a reused id from matching."""
+    as_of = as_of or datetime.now(UTC).date()
+    key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, _settings_key(session, workspace))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    facts = _compute(session, workspace, engagement, as_of)
+    with _CACHE_LOCK:
+        _CACHE[key] = facts
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return facts
+
+
+def _compute(session: Session, workspace: Workspace, engagement: Engagement, as_of: date) -> Facts:
+    ledger = _read_ledger(session, engagement)
+    terms, changes = _terms(ledger)
+    client = session.get(Client, engagement.client_id)
+    notice = _notice(ledger, terms)
+    trial = _trial(ledger, terms, notice, as_of)
+    work, work_totals = _work(ledger)
+    money = _money(ledger, terms, _rate_table(session, workspace), as_of)
+    commitments = _commitments(ledger, as_of)
+    signals = _signals(_signal_inputs(ledger, money, commitments, as_of), _thresholds(session, workspace))
+    parts = {"client_name": client.name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
+             "work_totals": work_totals, "money": money, "commitments": commitments, "signals": signals}
+    statement = [StatementLine(number=n, text=text, refs=refs)
+                 for n, (text, refs) in enumerate(_statement(ledger, terms, changes, parts), start=1)]
+    return Facts(engagement_id=engagement.id, title=engagement.title, client_id=client.id, client_name=client.name,
+                 as_of=as_of, tree_size=engagement.tree_size,
+                 root_hash=engagement.root_hash.hex() if engagement.root_hash else None, notice=notice, trial=trial,
+                 work=work, work_totals=work_totals, money=money, commitments=commitments, signals=signals,
+                 level=_worst(s.level for s in signals), statement=statement)
+
+
+def statement_of_facts(session: Session, *, workspace: Workspace, engagement: Engagement,
+                       as_of: date | None = None) -> list[StatementLine]:
+    return engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of).statement
+
+
+def _engagements(session: Session, workspace: Workspace, *, ids=None, client_id=None) -> list[Engagement]:
+    query = select(Engagement).where(Engagement.workspace_id == workspace.id).order_by(Engagement.id)
+    if ids is not None:
+        query = query.where(col(Engagement.id).in_(list(ids)))
+    if client_id is not None:
+        query = query.where(Engagement.client_id == client_id)
+    return list(session.exec(query))
+
+
+def signal_levels(session: Session, *, workspace: Workspace, engagement_ids, as_of: date | None = None
+                  ) -> dict[int, str]:
+    """"ok", "amber" or "red" per engagement (the worst of its signals); ids of other workspaces are left out."""
+    return {e.id: engagement_facts(session, workspace=workspace, engagement=e, as_of=as_of).level
+            for e in _engagements(session, workspace, ids=engagement_ids)}
+
+
+def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None
+                   ) -> ClientSignals:
+    """A client's signals across all its engagements: counts added up, the longest runs, the median and average
+    over every reply and invoice; money totals per currency."""
+    client = get_client(session, workspace=workspace, client_id=client.id)
+    as_of = as_of or datetime.now(UTC).date()
+    inputs, levels, totals = [], {}, {}
+    for engagement in _engagements(session, workspace, client_id=client.id):
+        facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of)
+        levels[engagement.id] = facts.level
+        inputs.append(_inputs_from(facts))
+        for t in facts.money.totals:
+            if t.currency not in totals:
+                totals[t.currency] = t.model_copy()
+            else:
+                acc = totals[t.currency]
+                for name in MoneyTotal.model_fields:
+                    if name != "currency":
+                        setattr(acc, name, getattr(acc, name) + getattr(t, name))
+    signals = _signals(_pool(inputs) if inputs else SignalInputs(), _thresholds(session, workspace))
+    return ClientSignals(client_id=client.id, client_name=client.name, as_of=as_of, engagements=levels,
+                         signals=signals, level=_worst(s.level for s in signals),
+                         money=[totals[c] for c in sorted(totals)])
+
+
+def _inputs_from(facts: Facts) -> SignalInputs:
+    """An engagement's signal inputs again, from its (cached) facts: the records each signal counted."""
+    by = {s.signal: s for s in facts.signals}
+    replies = by["response_time"]
+    return SignalInputs(
+        no_shows=by["no_shows"].records, late_cancellations=by["late_cancellations"].records,
+        brick_wall=by["brick_wall"].records,
+        replies=list(zip(replies.samples, replies.records, strict=True)),
+        after_hours=by["after_hours"].records, repeated_sends=by["repeated_sends"].records,
+        late_invoices=[(inv.days_late, inv.record) for inv in facts.money.invoices if inv.due_on < facts.as_of],
+        broken_commitments=by["broken_commitments"].records)
+
+
+def client_signal_levels(session: Session, *, workspace: Workspace, client_ids, as_of: date | None = None
+                         ) -> dict[int, str]:
+    """"ok", "amber" or "red" per client, from its signals across engagements; other workspaces' ids left out."""
+    clients = session.exec(select(Client).where(Client.workspace_id == workspace.id,
+                                                col(Client.id).in_(list(client_ids))))
+    return {c.id: client_signals(session, workspace=workspace, client=c, as_of=as_of).level for c in clients}

@@ -1,0 +1,82 @@
+"""Settings: API tokens shown once and revocable by owners; members and roles; sign-out."""
+
+from fastapi.testclient import TestClient
+
+from service.accounts.models import Membership
+from tests import factories
+
+
+def test_owner_creates_a_token_sees_it_once_and_revokes_it(browser_session):
+    created = browser_session.post("/settings/tokens", data={"csrf_token": browser_session.csrf,
+                                                             "name": "mail importer", "scope": "write"})
+    assert created.status_code == 200 and "Docket shows it only once" in created.text
+    secret = created.text.split('<code class="secret">')[1].split("</code>")[0]
+    again = browser_session.get("/settings").text
+    assert "mail importer" in again and secret not in again
+    assert browser_session.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    token_id = again.split("/settings/tokens/")[1].split("/revoke")[0]
+    revoked = browser_session.post(f"/settings/tokens/{token_id}/revoke", data={"csrf_token": browser_session.csrf},
+                                   follow_redirects=False)
+    assert revoked.status_code == 303
+    assert browser_session.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_owner_adds_a_member_with_a_role(browser_session):
+    response = browser_session.post("/settings/members", data={
+        "csrf_token": browser_session.csrf, "email": "sam@example.com", "name": "Sam <b>", "role": "editor"})
+    assert response.status_code == 200 and "/login/link/" in response.text
+    html = browser_session.get("/settings").text
+    assert "sam@example.com" in html and "Sam &lt;b&gt;" in html and "editor" in html
+
+
+def test_viewer_sees_members_but_no_tokens_and_cannot_manage(app, session, owner):
+    viewer = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=viewer.user)
+        html = client.get("/settings").text
+        assert "Members" in html and "API tokens" not in html and 'action="/settings/members"' not in html
+        for path, data in [("/settings/tokens", {"name": "x", "scope": "read"}),
+                           ("/settings/members", {"email": "x@example.com", "role": "owner"})]:
+            assert client.post(path, data={"csrf_token": client.csrf, **data}).status_code == 403
+
+
+def test_log_out_ends_the_session(browser_session):
+    response = browser_session.post("/logout", data={"csrf_token": browser_session.csrf}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert browser_session.get("/", follow_redirects=False).status_code in (302, 303, 401)
+
+
+def test_owner_changes_a_role_then_removes_the_member_who_loses_access(app, browser_session, session, owner):
+    editor = factories.make_member(session, role="editor", workspace=owner.workspace)
+    other = factories.make_member(session, workspace_name="Elsewhere")
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=editor.user)
+        assert client.get("/clients/new").status_code == 200
+        changed = browser_session.post(f"/settings/members/{editor.user.id}", follow_redirects=False,
+                                       data={"csrf_token": browser_session.csrf, "role": "viewer"})
+        assert changed.status_code == 303
+        # The editor's open session sees the new role at once: no more write pages.
+        assert client.get("/clients/new").status_code == 403
+        removed = browser_session.post(f"/settings/members/{editor.user.id}", follow_redirects=False,
+                                       data={"csrf_token": browser_session.csrf, "role": "viewer", "remove": "1"})
+        assert removed.status_code == 303 and editor.user.email not in browser_session.get("/settings").text
+        assert client.get("/", follow_redirects=False).status_code in (302, 303, 401)
+    # Not oneself (the workspace always keeps an owner), not someone of another workspace, not a made-up role.
+    for user_id, role, status in [(owner.user.id, "viewer", 403), (other.user.id, "viewer", 404),
+                                  (editor.user.id, "viewer", 404), (owner.user.id, "god", 422)]:
+        response = browser_session.post(f"/settings/members/{user_id}",
+                                        data={"csrf_token": browser_session.csrf, "role": role})
+        assert response.status_code == status, (user_id, role, response.text)
+    settings = browser_session.get("/settings").text
+    assert f'action="/settings/members/{owner.user.id}"' not in settings and "(you)" in settings
+
+
+def test_only_owners_change_members(app, session, owner):
+    editor = factories.make_member(session, role="editor", workspace=owner.workspace)
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=editor.user)
+        response = client.post(f"/settings/members/{owner.user.id}", data={"csrf_token": client.csrf,
+                                                                          "role": "viewer"})
+        assert response.status_code == 403
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, owner.user.id)).role == "owner"

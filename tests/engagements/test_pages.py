@@ -1,0 +1,94 @@
+"""The dashboard and the new-engagement form: money outstanding and flags, CSRF, viewers."""
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests import factories
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def engagement(session, owner):
+    return factories.make_engagement(session, member=owner)
+
+
+def invoice(session, owner, engagement, number, amount, currency="GBP"):
+    return factories.append(session, member=owner, engagement=engagement, kind="invoice_issued",
+                            occurred_at=datetime(2026, 2, 2, tzinfo=UTC), invoice_number=number,
+                            amount_minor=amount, currency=currency)
+
+
+def test_dashboard_money_counts_current_versions_ignores_retracted_and_flags_overdue(
+        app, browser_session, session, owner, engagement):
+    first = invoice(session, owner, engagement, "INV-1", 100_000)
+    second = invoice(session, owner, engagement, "INV-2", 50_000)
+    wrong = invoice(session, owner, engagement, "INV-3", 70_000)
+    factories.append(session, member=owner, engagement=engagement, kind="payment_received", refs=[first.idx],
+                     amount_minor=40_000, currency="GBP")
+    # INV-2 was really 60,000; INV-3 was never sent.
+    factories.append(session, member=owner, engagement=engagement, kind="amendment", refs=[second.idx],
+                     reason="typo", body={"invoice_number": "INV-2", "amount_minor": 60_000, "currency": "GBP"})
+    factories.append(session, member=owner, engagement=engagement, kind="retraction", refs=[wrong.idx],
+                     reason="never sent")
+    factories.make_engagement(session, member=owner, title="Quiet one")
+    html = browser_session.get("/").text
+    row = html[html.index("Outbound sales"):html.index("Quiet one")]
+    assert '<td class="money owed">£1,200.00</td>' in row
+    # Issued in February on 30-day terms: overdue now, and flagged red with a link to the money facts.
+    assert f'href="/engagements/{engagement.id}/facts#money">£1,200.00 overdue</a>' in row
+    quiet = html[html.index("Quiet one"):]
+    assert '<span class="muted">—</span>' in quiet and '<span class="level ok">ok</span>' in quiet
+    stranger = factories.make_member(session, workspace_name="Someone else")
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=stranger.user)
+        assert "Outbound sales" not in client.get("/").text
+
+
+def test_dashboard_lists_client_status_activity_and_money(browser_session, session, owner, engagement):
+    invoice(session, owner, engagement, "INV-1", 123_456)
+    html = browser_session.get("/").text
+    assert "Outbound sales" in html and "Northwind Ltd" in html and "02 Feb 2026" in html
+    assert "£1,234.56" in html and 'class="money owed"' in html
+    client_page = browser_session.get(f"/clients/{engagement.client_id}").text
+    assert "Outbound sales" in client_page and "£1,234.56" in client_page
+    # The client's signals across its engagements, each with its rule and the records it counted.
+    assert "Walk-away signals across engagements" in client_page and "No-shows" in client_page
+    assert "£1,234.56 invoiced, £0.00 paid, <strong>£1,234.56</strong> outstanding" in client_page
+
+
+def test_new_engagement_form_errors_come_back_in_place(browser_session, engagement):
+    response = browser_session.post("/engagements", headers=HX, data={
+        "csrf_token": browser_session.csrf, "client_id": str(engagement.client_id), "title": "",
+        "started_on": "2026-01-05", "rate": "lots"})
+    assert response.status_code == 422
+    assert response.text.lstrip().startswith('<form id="engagement_form"')
+    assert 'id="rate-error"' in response.text and 'id="title-error"' in response.text
+    created = browser_session.post("/engagements", data={
+        "csrf_token": browser_session.csrf, "client_id": str(engagement.client_id), "title": "Second",
+        "started_on": "2026-01-05", "rate": "450.00", "currency": "GBP"}, follow_redirects=False)
+    assert created.status_code == 303, created.text
+
+
+@pytest.mark.parametrize("path", ["/engagements", "/clients", "/workspace", "/logout", "/settings/tokens",
+                                  "/settings/members"])
+def test_page_writes_refuse_a_missing_csrf_token(browser_session, path):
+    response = browser_session.post(path, data={"title": "x", "name": "x", "workspace_id": "1", "scope": "read",
+                                                "email": "a@example.com", "role": "viewer"},
+                                    follow_redirects=False)
+    assert response.status_code == 403, (path, response.status_code)
+
+
+def test_viewer_sees_no_write_controls_on_dashboard_and_clients(app, session, owner, engagement):
+    viewer = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=viewer.user)
+        for path in ("/", "/clients", f"/clients/{engagement.client_id}"):
+            html = client.get(path).text
+            assert "New engagement" not in html and "New client" not in html
+        assert client.get("/engagements/new").status_code == 403
+        response = client.post("/engagements", data={"csrf_token": client.csrf, "title": "x"},
+                               follow_redirects=False)
+        assert response.status_code == 403
