@@ -8,20 +8,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from service.money import fmt_money
 from service.records.kinds import KINDS
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HTMX = "htmx-2.0.11.min.js"
 
 templates = Jinja2Blocks(directory=WEB_DIR / "templates")
-
-
-def _money(amount_minor: int | None, currency: str | None) -> str:
-    if amount_minor is None:
-        return ""
-    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency or "", "")
-    value = f"{amount_minor / 100:,.2f}"
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
 
 
 def _when(value: datetime | date | None, fmt: str = "%d %b %Y %H:%M") -> str:
@@ -40,7 +33,7 @@ def _filesize(size: int) -> str:
     return ""
 
 
-templates.env.filters.update(money=_money, when=_when, filesize=_filesize,
+templates.env.filters.update(money=fmt_money, when=_when, filesize=_filesize,
                              pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
 templates.env.globals.update(KINDS=KINDS, HTMX=HTMX)
 

@@ -1,4 +1,5 @@
-"""The human side of a bundle: `chronology.html`, `chronology.csv` (the same rows) and `README.txt`."""
+"""The human side of a bundle: `chronology.html`, `chronology.csv` (the same rows), `statement.html` and
+`README.txt`."""
 
 import csv
 import io
@@ -7,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from service.bundles.service import BundlePlan, Entry
+from service.money import fmt_money
 from service.records.kinds import KINDS
 from service.times import rfc3339_seconds
-from service.web import _money, templates
+from service.web import templates
 
 # Contemporaneous records weigh more, so the chronology shows both times where they differ by more (DESIGN §3.2).
 LATE = timedelta(days=1)
@@ -85,7 +87,7 @@ def _row(entry: Entry, by_index: dict[int, Entry], exhibits: dict) -> Row:
         notes.append("Body redacted: only its hash remains in the ledger")
     amount = ""
     if isinstance(current.get("amount_minor"), int):
-        amount = _money(current["amount_minor"], current.get("currency"))
+        amount = fmt_money(current["amount_minor"], current.get("currency"))
     return Row(
         index=entry.index, kind=entry.kind, label=kind.label if kind else entry.kind,
         family=kind.family if kind else "", occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
@@ -105,6 +107,12 @@ def render_html(plan: BundlePlan, table: list[Row]) -> bytes:
     context = {"plan": plan, "rows": table, "period": (min(occurred), max(occurred)) if occurred else None,
                "root_hex": plan.root.hex(), "rfc3339": rfc3339_seconds}
     return templates.get_template("bundles/chronology.html").render(context).encode()
+
+
+def render_statement(plan: BundlePlan) -> bytes:
+    """The statement of facts the app shows, with each citation linking to the record in chronology.html."""
+    return templates.get_template("facts/statement.html").render(
+        facts=plan.facts, withheld=plan.facts_withheld, record_url="chronology.html#record-{index}").encode()
 
 
 def _cell(value: str) -> str:
@@ -142,6 +150,9 @@ is recorded as record {plan.record_index} of the same ledger.
 
 Start with chronology.html (open it in a browser; it prints on A4 or Letter). chronology.csv has the same
 rows for a spreadsheet. The files behind the records are in exhibits/, numbered as in the chronology.
+statement.html states in numbered sentences what the records show (notice, work delivered, invoices and
+payments, promises, the client's conduct), each citing the records and exhibits it rests on; Docket computes
+every figure in it from the records, none is typed in.
 
 What makes it checkable
 -----------------------

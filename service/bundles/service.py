@@ -18,6 +18,8 @@ from service.engagements.models import Engagement, Terms
 from service.errors import Conflict, Invalid
 from service.evidence.service import evidence_by_hash
 from service.evidence.store import EvidenceStore
+from service.facts.models import Facts
+from service.facts.service import engagement_facts
 from service.ledger import service as ledger
 from service.ledger.models import Checkpoint
 from service.records.kinds import CORRECTIONS, KINDS
@@ -148,6 +150,8 @@ class BundlePlan:
     recipient: str | None
     exported_at: datetime
     record_index: int  # of the bundle_exported record
+    facts: Facts  # at the bundle's checkpoint; in a partial bundle, only the lines resting on disclosed records
+    facts_withheld: int  # statement lines left out of a partial bundle
 
     @property
     def partial(self) -> bool:
@@ -316,6 +320,7 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
     leaf_hashes = _leaf_hashes(session, engagement, size)
     earlier = _earlier_checkpoints(session, engagement, size)
     client = get_client(session, workspace=workspace, client_id=engagement.client_id)
+    facts, withheld = _statement(session, workspace, engagement, size, entries)
 
     exported_at = utcnow()
     disclosed = f"{len(entries)} of {size} records" if len(entries) < size else f"all {size} records"
@@ -336,5 +341,20 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
         key_name=ledger.key_name(workspace), vkey=ledger.verifier_key(workspace), key_id=ledger.key_id(workspace),
         size=size, root=root, checkpoint_note=checkpoint.note, leaf_hashes=leaf_hashes, entries=entries,
         exhibits=exhibits, consistency=earlier, subset=subset, recipient=recipient, exported_at=exported_at,
-        record_index=record.idx,
+        record_index=record.idx, facts=facts, facts_withheld=withheld,
     )
+
+
+def _statement(session: Session, workspace: Workspace, engagement: Engagement, size: int,
+               entries: list[Entry]) -> tuple[Facts, int]:
+    """The statement of facts at the bundle's checkpoint. A partial bundle keeps only the lines whose every
+    cited record it discloses: a line resting on a withheld record (or on the absence of one, which has no
+    citation) would reveal what the subset was chosen to keep back."""
+    facts = engagement_facts(session, workspace=workspace, engagement=engagement)
+    if facts.tree_size != size:  # the checkpoint is signed over the ledger as it stands, in this transaction
+        raise Conflict(f"the ledger moved from {size} to {facts.tree_size} records while the bundle was prepared")
+    if len(entries) == size:
+        return facts, 0
+    disclosed = {e.index for e in entries if e.body is not None}
+    kept = [line for line in facts.statement if line.refs and all(c.index in disclosed for c in line.refs)]
+    return facts.model_copy(update={"statement": kept}), len(facts.statement) - len(kept)

@@ -24,8 +24,8 @@ MAX_KEPT = 512 << 20
 ENTRY = re.compile(r"data/ledger/entries/(0|[1-9][0-9]*)\.(leaf|body)\.json")
 EXHIBIT = re.compile(r"data/exhibits/E[0-9]{4,}-[A-Za-z0-9._-]+")
 CONSISTENCY = re.compile(r"data/ledger/consistency/([1-9][0-9]*)\.txt")
-REQUIRED = ("data/README.txt", "data/chronology.html", "data/chronology.csv", "data/ledger/checkpoint",
-            "data/ledger/key.vkey", "data/ledger/leaf-hashes.txt")
+REQUIRED = ("data/README.txt", "data/chronology.html", "data/chronology.csv", "data/statement.html",
+            "data/ledger/checkpoint", "data/ledger/key.vkey", "data/ledger/leaf-hashes.txt")
 TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")
 UNPINNED = ("The key was taken from the bundle itself (ledger/key.vkey): that proves the bundle is intact and "
             "consistent, not who made it. Pin the contractor's key with --key, from a source independent of this "

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from service.bundles.chronology import render_csv, render_html, render_readme, rows
+from service.bundles.chronology import render_csv, render_html, render_readme, render_statement, rows
 from service.bundles.service import BundlePlan
 from service.errors import Conflict
 
@@ -104,6 +104,7 @@ def _small_files(plan: BundlePlan) -> Iterator[tuple[str, bytes]]:
     yield "data/README.txt", render_readme(plan)
     yield "data/chronology.html", render_html(plan, table)
     yield "data/chronology.csv", render_csv(table)
+    yield "data/statement.html", render_statement(plan)
     yield "data/ledger/checkpoint", plan.checkpoint_note.encode()
     yield "data/ledger/key.vkey", (plan.vkey + "\n").encode()
     yield "data/ledger/leaf-hashes.txt", b"".join(

@@ -13,12 +13,12 @@ from service.facts.service import (
     SIGNALS,
     add_rate,
     engagement_facts,
-    fmt_money,
     list_rates,
     list_thresholds,
     parse_percent,
     set_thresholds,
 )
+from service.money import fmt_money
 from service.web import is_htmx, redirect, render, templates
 
 router = APIRouter()
@@ -95,15 +95,11 @@ def statement_page(engagement: EngagementDep, principal: PrincipalDep, session: 
     """The statement alone, self-contained and printable: the same file bundles carry as data/statement.html."""
     facts = engagement_facts(session, workspace=principal.workspace, engagement=engagement, as_of=as_of)
     # Its own policy: the file carries its style inline so that it stands alone offline; it runs no script.
-    return HTMLResponse(statement_html(facts, record_url=APP_RECORD_URL), headers={
+    html = templates.get_template("facts/statement.html").render(facts=facts, record_url=APP_RECORD_URL)
+    return HTMLResponse(html, headers={
         "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
                                    "form-action 'none'; frame-ancestors 'none'"})
 
-
-def statement_html(facts: Facts, *, record_url: str = "chronology.html#record-{index}") -> str:
-    """The statement of facts as one self-contained HTML page. `record_url` says where a cited record is, given
-    its engagement_id and index: the engagement page in the app, the chronology inside a bundle."""
-    return templates.get_template("facts/statement.html").render(facts=facts, record_url=record_url)
 
 
 # Settings: thresholds and reference rates

@@ -45,6 +45,7 @@ from service.facts.models import (
     WorkCount,
     WorkMonth,
 )
+from service.money import fmt_money
 from service.records.kinds import CORRECTIONS
 from service.records.service import number_exhibits
 
@@ -106,12 +107,6 @@ LEVELS = ("ok", "amber", "red")
 
 
 # Formatting the figures in rule texts and sentences
-
-
-def fmt_money(amount_minor: int, currency: str) -> str:
-    symbol = {"GBP": "£", "EUR": "€", "USD": "$"}.get(currency, "")
-    value = f"{Decimal(amount_minor) / 100:,.2f}"
-    return f"{symbol}{value}" if symbol else f"{value} {currency}"
 
 
 def fmt_percent(rate_bp: int) -> str:

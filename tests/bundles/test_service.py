@@ -41,8 +41,8 @@ def test_a_whole_bundle_is_a_valid_bag_with_the_designed_layout(session, member,
     n = size_before
     assert set(files) == {
         "bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt", "data/README.txt",
-        "data/chronology.html", "data/chronology.csv", "data/ledger/checkpoint", "data/ledger/key.vkey",
-        "data/ledger/leaf-hashes.txt", "data/ledger/consistency/8.txt",
+        "data/chronology.html", "data/chronology.csv", "data/statement.html", "data/ledger/checkpoint",
+        "data/ledger/key.vkey", "data/ledger/leaf-hashes.txt", "data/ledger/consistency/8.txt",
         *(f"data/ledger/entries/{i}.leaf.json" for i in range(n)),
         *(f"data/ledger/entries/{i}.body.json" for i in range(n)),
         "data/exhibits/E0001-Re-invoice.eml", "data/exhibits/E0002-Weekly-report-No1.pdf"}
@@ -105,6 +105,31 @@ def test_a_partial_bundle_discloses_only_the_chosen_records_and_their_correction
     report = verify_bundle(tmp_path / "p.zip", key=vkey(member))
     assert report.facts["records"] == "3 of 10 disclosed (a partial bundle)"
     assert any("partial bundle" in n for n in report.notes)
+
+
+def test_the_statement_of_facts_cites_into_the_chronology(session, member, engagement, tmp_path):
+    plan = export(session, member=member, engagement=engagement, path=tmp_path / "b.zip")
+    _, files = read_zip(tmp_path / "b.zip")
+    html = files["data/statement.html"].decode()
+    assert html.startswith("<!doctype html>") and "<script" not in html
+    assert plan.facts.tree_size == plan.size and plan.facts_withheld == 0
+    # The invoice line: its figure, its record linked into the chronology, its exhibit.
+    assert "Invoice INV-7 for £9,000.00" in html
+    assert 'href="chronology.html#record-4">#4</a>' in html and "exhibit E0002" in html
+    assert len(plan.facts.statement) == html.count("<li value=")
+    assert "left out here" not in html
+
+
+def test_a_partial_bundle_states_only_the_facts_resting_on_what_it_discloses(session, member, engagement,
+                                                                           tmp_path):
+    plan = export(session, member=member, engagement=engagement, path=tmp_path / "p.zip",
+                  subset=Subset(indices=(4, 5)))
+    check_everywhere(tmp_path / "p.zip", tmp_path / "x", key=vkey(member))
+    html = read_zip(tmp_path / "p.zip")[1]["data/statement.html"].decode()
+    shown = plan.facts.statement
+    assert shown and all(c.index in (4, 5) for line in shown for c in line.refs)
+    assert "Invoice INV-7" in html and "Call with" not in html
+    assert plan.facts_withheld > 0 and f"{plan.facts_withheld} line" in html and "left out here" in html
 
 
 def test_dates_filter_on_the_day_the_record_happened(session, member, engagement, tmp_path):

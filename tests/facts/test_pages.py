@@ -72,14 +72,6 @@ def test_the_statement_stands_alone(browser_session, engagement):
     assert '<li value="1" id="fact-1">' in html
 
 
-def test_statement_html_links_into_the_bundle_chronology(session, owner, engagement):
-    from service.facts.pages import statement_html
-    from service.facts.service import engagement_facts
-
-    html = statement_html(engagement_facts(session, workspace=owner.workspace, engagement=engagement))
-    assert 'href="chronology.html#record-0"' in html
-
-
 def test_another_workspace_gets_404(app, session, engagement):
     stranger = factories.make_member(session, workspace_name="Other Co")
     with TestClient(app) as client:
