@@ -1,5 +1,6 @@
 """The `docket` command."""
 
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -51,6 +52,13 @@ def serve(
 
     from service.demo.story import bootstrap
 
+    if "base_url" not in get_settings().model_fields_set:
+        # Links Docket prints and shows (login, invitations) point where it listens unless DOCKET_BASE_URL says
+        # otherwise (a wildcard address is reached on this machine as localhost); the environment carries it to
+        # uvicorn's worker processes.
+        reach = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["DOCKET_BASE_URL"] = f"http://{reach}:{port}"
+        get_settings.cache_clear()
     with new_session(write=True) as session:
         link = bootstrap(session)
         session.commit()

@@ -50,3 +50,23 @@ def test_user_and_token_commands(cli_database):
         assert principal.workspace.slug == "my-workspace" and not principal.can_write
     assert runner.invoke(app, ["token", "create", "x", "--workspace", "nope"]).exit_code == 2
     assert runner.invoke(app, ["migrate"]).exit_code == 0
+
+
+def test_serve_prints_a_login_link_to_where_it_listens(cli_database, monkeypatch):
+    import uvicorn
+
+    from service.config import get_settings
+
+    started = {}
+    monkeypatch.setenv("DOCKET_BASE_URL", "")  # so that the variable serve sets is removed afterwards
+    monkeypatch.delenv("DOCKET_BASE_URL")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.update(options, app=app))
+    try:
+        result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--port", "8123"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert "running at http://127.0.0.1:8123" in result.output
+    assert "http://127.0.0.1:8123/login/link/" in result.output
+    assert (started["host"], started["port"], started["app"]) == ("0.0.0.0", 8123, "service.asgi:app")
