@@ -3,7 +3,6 @@ down about it (DESIGN §4). Each problem names its engagement and index."""
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 from sqlalchemy import select, text
 from sqlmodel import Session
@@ -14,35 +13,56 @@ from service.evidence.models import Evidence
 from service.evidence.store import EvidenceStore
 from service.ledger import merkle, note
 from service.ledger import service as ledger
-from service.ledger.leaf import leaf_bytes
+from service.ledger.leaf import is_plain_leaf, leaf_bytes
 from service.ledger.models import Checkpoint
 from service.ledger.report import Report
 from service.times import rfc3339_micro, rfc3339_seconds
 
 # Raw column values, without ORM type processing: verify reads every row there is, and parsing two datetimes
-# and two JSON lists per row only to format them back costs more than all the hashing.
+# and two JSON lists per row only to format them back costs more than all the hashing. One streamed statement
+# (a server-side cursor on PostgreSQL) rather than a query per batch, as the batches are small.
 _ROWS = text(
     "SELECT idx, kind, occurred_at, recorded_at, actor, body, body_sha256, attachments, refs, leaf, leaf_hash "
-    "FROM record WHERE engagement_id = :engagement AND idx > :after ORDER BY idx LIMIT :batch"
+    "FROM record WHERE engagement_id = :engagement ORDER BY idx"
 )
-_BATCH = 5000
+# Small batches: rows kept alive across the cyclic GC's young collections get promoted and set off full ones,
+# which at 4096 rows a batch cost more than the hashing. A power of two, so that a batch of leaf hashes is
+# mostly whole subtrees.
+_BATCH = 256
+
+
+def _node_hashes(digests: list[bytes]) -> list[bytes]:
+    """One level up: the parents of adjacent pairs."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x01" + left + right).digest() for left, right in zip(digests[::2], digests[1::2], strict=True)]
 
 
 class _Tree:
-    """Leaf hashes in, roots at chosen sizes out, in one pass with O(log n) memory."""
+    """Leaf hashes in, roots at chosen sizes out, in one pass with O(log n) memory: the stack holds the
+    perfect subtrees that make up the tree so far, largest first (RFC 9162 MTH)."""
 
     def __init__(self) -> None:
         self.size = 0
         self.stack: list[tuple[int, bytes]] = []
 
-    def add(self, digest: bytes) -> None:
-        size = 1
-        stack = self.stack
-        while stack and stack[-1][0] == size:
-            digest = hashlib.sha256(b"\x01" + stack.pop()[1] + digest).digest()
-            size *= 2
-        stack.append((size, digest))
-        self.size += 1
+    def extend(self, digests: list[bytes]) -> None:
+        done = 0
+        while done < len(digests):
+            # The largest perfect subtree that starts at the current size (so is aligned to it) and fits,
+            # hashed a level at a time rather than a leaf at a time.
+            size = 1 << ((len(digests) - done).bit_length() - 1)
+            if self.size:
+                size = min(size, self.size & -self.size)
+            level = digests[done:done + size]
+            while len(level) > 1:
+                level = _node_hashes(level)
+            digest = level[0]
+            done += size
+            self.size += size
+            while self.stack and self.stack[-1][0] == size:
+                digest = merkle.node_hash(self.stack.pop()[1], digest)
+                size *= 2
+            self.stack.append((size, digest))
 
     def root(self) -> bytes:
         if not self.stack:
@@ -53,24 +73,22 @@ class _Tree:
         return digest
 
 
-def _rows(session: Session, engagement_id: int) -> Iterator[tuple]:
-    """Every record row of one engagement by index, in keyset batches."""
-    after = -1
-    while True:
-        batch = session.execute(_ROWS, {"engagement": engagement_id, "after": after, "batch": _BATCH}).all()
-        yield from batch
-        if len(batch) < _BATCH:
-            return
-        after = batch[-1][0]
-
-
-def _times(value) -> tuple[str, str]:
-    """RFC 3339 at seconds and at microseconds from a raw column: SQLite keeps naive UTC text
-    ("2026-01-05 09:30:00.000000"), PostgreSQL hands back an aware datetime."""
+# RFC 3339 from a raw column: SQLite keeps naive UTC text ("2026-01-05 09:30:00.000000"), PostgreSQL hands back
+# an aware datetime.
+def _seconds(value) -> str:
     if isinstance(value, str):
-        day, clock = value[:10], value[11:19]
-        return f"{day}T{clock}Z", f"{day}T{clock}.{(value[20:26] or '0').ljust(6, '0')}Z"
-    return rfc3339_seconds(value), rfc3339_micro(value)
+        return f"{value[:10]}T{value[11:19]}Z"
+    return rfc3339_seconds(value)
+
+
+def _micro(value) -> str:
+    if isinstance(value, str):
+        return f"{value[:10]}T{value[11:19]}.{(value[20:26] or '0').ljust(6, '0')}Z"
+    return rfc3339_micro(value)
+
+
+# An empty JSON list column: SQLite hands back the text, PostgreSQL the parsed list.
+_EMPTY = ("[]", [])
 
 
 def _json_list(value) -> list:
@@ -95,37 +113,48 @@ def verify_engagement(session: Session, *, workspace: Workspace, engagement: Eng
     origin = ledger.origin(workspace, engagement)
     checkpoints = list(session.execute(
         select(Checkpoint).where(Checkpoint.engagement_id == engagement.id).order_by(Checkpoint.size)).scalars())
-    roots_wanted = {c.size for c in checkpoints}
+    # Checkpoint sizes still ahead, smallest last.
+    wanted = sorted({c.size for c in checkpoints}, reverse=True)
     roots: dict[int, bytes] = {}
     tree = _Tree()
     sha256 = hashlib.sha256
     expected_idx = 0
     records = bytes_hashed = 0
-    for idx, kind, occurred_at, recorded_at, actor, body, body_sha256, attachments, refs, leaf, leaf_hash in _rows(
-            session, engagement.id):
-        at = f"{where}, record {idx}"
-        if idx != expected_idx:
-            report.problem(at, f"expected record {expected_idx} here: "
-                           + ("records are missing" if idx > expected_idx else "an index is repeated"))
-            expected_idx = idx
-        records += 1
-        if body is not None:
-            bytes_hashed += len(body)
-            if sha256(body).hexdigest() != body_sha256:
-                report.problem(at, "the body does not hash to its body_sha256")
-        expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=_times(occurred_at)[0],
-                              recorded_at=_times(recorded_at)[1], actor=actor, body_sha256=body_sha256,
-                              attachments=_json_list(attachments), refs=_json_list(refs))
-        if leaf != expected:
-            report.problem(at, f"the leaf bytes disagree with the record on: {_which_fields(leaf, expected)}")
-        bytes_hashed += len(leaf)
-        digest = sha256(b"\x00" + leaf).digest()
-        if digest != leaf_hash:
-            report.problem(at, "the stored leaf hash is not the hash of the leaf bytes")
-        tree.add(digest)
-        expected_idx += 1
-        if tree.size in roots_wanted:
-            roots[tree.size] = tree.root()
+    rows = session.execute(_ROWS, {"engagement": engagement.id}, execution_options={"yield_per": _BATCH})
+    for batch in rows.partitions(_BATCH):
+        digests = []
+        for idx, kind, occurred_at, recorded_at, actor, body, body_sha256, attachments, refs, leaf, leaf_hash in (
+                batch):
+            if idx != expected_idx:
+                report.problem(f"{where}, record {idx}", f"expected record {expected_idx} here: "
+                               + ("records are missing" if idx > expected_idx else "an index is repeated"))
+                expected_idx = idx
+            if body is not None:
+                bytes_hashed += len(body)
+                if sha256(body).hexdigest() != body_sha256:
+                    report.problem(f"{where}, record {idx}", "the body does not hash to its body_sha256")
+            occurred, recorded = _seconds(occurred_at), _micro(recorded_at)
+            if not (attachments in _EMPTY and refs in _EMPTY
+                    and is_plain_leaf(leaf, origin, idx, kind, occurred, recorded, actor, body_sha256)):
+                expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=occurred,
+                                      recorded_at=recorded, actor=actor, body_sha256=body_sha256,
+                                      attachments=_json_list(attachments), refs=_json_list(refs))
+                if leaf != expected:
+                    report.problem(f"{where}, record {idx}",
+                                   f"the leaf bytes disagree with the record on: {_which_fields(leaf, expected)}")
+            bytes_hashed += len(leaf)
+            digest = sha256(b"\x00" + leaf).digest()
+            if digest != leaf_hash:
+                report.problem(f"{where}, record {idx}", "the stored leaf hash is not the hash of the leaf bytes")
+            digests.append(digest)
+            expected_idx += 1
+        records += len(batch)
+        start = tree.size
+        while wanted and wanted[-1] <= start + len(digests):
+            size = wanted.pop()
+            tree.extend(digests[tree.size - start:size - start])
+            roots[size] = tree.root()
+        tree.extend(digests[tree.size - start:])
     report.count("records", records)
     report.count("bytes hashed", bytes_hashed)
 

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 from service.config import get_settings
 from service.errors import Conflict
 from service.evidence.store import EvidenceStore
-from service.ledger import merkle
+from service.ledger import merkle, verify
 from service.ledger import service as ledger
+from service.ledger.leaf import leaf_bytes
 from service.ledger.verify import verify_database, verify_engagement
 from tests import factories
 
@@ -113,6 +114,41 @@ def test_a_deleted_leaf_is_caught(session, api, engagement):
     found = problems(session, api, engagement)
     assert f"engagement {engagement.id}, record 6: expected record 5 here: records are missing" in found
     assert f"engagement {engagement.id}: the ledger holds 9 records but the engagement says 10" in found
+
+
+@pytest.mark.parametrize("kind", ['ca"ll', "ca\\ll", "ca\nll", "\\u0063all"])
+def test_a_leaf_that_is_the_record_pasted_in_unescaped_is_caught(session, api, engagement, kind):
+    """verify skips leaf_bytes for leaves it can rebuild itself: not for strings JCS would escape."""
+    unguard(session, "record")
+    leaf = engagement_leaf(session, engagement, 3).replace(b'"kind":"call"', f'"kind":"{kind}"'.encode())
+    sql(session, "UPDATE record SET kind = :k, leaf = :l WHERE engagement_id = :e AND idx = 3",
+        k=kind, l=leaf, e=engagement.id)
+    found = problems(session, api, engagement)
+    assert any(p.startswith(f"engagement {engagement.id}, record 3: the leaf bytes disagree with the record on:")
+               for p in found)
+    if kind == "\\u0063all":  # valid JSON that reads "call"
+        assert f"engagement {engagement.id}, record 3: the leaf bytes disagree with the record on: kind" in found
+
+
+def test_records_without_lists_are_checked_without_calling_leaf_bytes(session, api, engagement, monkeypatch):
+    """verify takes the fast path (is_plain_leaf) for leaves without lists: were it never to match, every leaf
+    would fall back to leaf_bytes (still correct, but three times slower)."""
+    calls = []
+    monkeypatch.setattr(verify, "leaf_bytes", lambda **fields: calls.append(fields) or leaf_bytes(**fields))
+    factories.append(session, member=api.member, engagement=engagement, refs=[2])
+    assert problems(session, api, engagement) == []
+    assert [fields["refs"] for fields in calls] == [[2]]
+
+
+@pytest.mark.parametrize("step", [1, 3, 5, 64, 100])
+def test_the_verify_tree_gives_the_rfc9162_root_at_every_size(step):
+    hashes = [merkle.leaf_hash(f"leaf {i}".encode()) for i in range(100)]
+    tree = verify._Tree()
+    assert tree.root() == merkle.EMPTY_ROOT
+    for start in range(0, 100, step):
+        for size in range(start + 1, min(start + step, 100) + 1):
+            tree.extend(hashes[tree.size:size])
+            assert tree.root() == merkle.root_from_leaf_hashes(hashes[:size])
 
 
 def test_swapped_rows_are_caught(session, api, engagement):
