@@ -125,27 +125,36 @@ def verify_engagement(session: Session, *, workspace: Workspace, engagement: Eng
         digests = []
         for idx, kind, occurred_at, recorded_at, actor, body, body_sha256, attachments, refs, leaf, leaf_hash in (
                 batch):
-            if idx != expected_idx:
-                report.problem(f"{where}, record {idx}", f"expected record {expected_idx} here: "
-                               + ("records are missing" if idx > expected_idx else "an index is repeated"))
-                expected_idx = idx
-            if body is not None:
-                bytes_hashed += len(body)
-                if sha256(body).hexdigest() != body_sha256:
-                    report.problem(f"{where}, record {idx}", "the body does not hash to its body_sha256")
-            occurred, recorded = _seconds(occurred_at), _micro(recorded_at)
-            if not (attachments in _EMPTY and refs in _EMPTY
-                    and is_plain_leaf(leaf, origin, idx, kind, occurred, recorded, actor, body_sha256)):
-                expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=occurred,
-                                      recorded_at=recorded, actor=actor, body_sha256=body_sha256,
-                                      attachments=_json_list(attachments), refs=_json_list(refs))
-                if leaf != expected:
+            try:
+                if type(idx) is not int:
+                    raise TypeError(f"the index {idx!r} is not an integer")
+                if idx != expected_idx:
+                    report.problem(f"{where}, record {idx}", f"expected record {expected_idx} here: "
+                                   + ("records are missing" if idx > expected_idx else "an index is repeated"))
+                    expected_idx = idx
+                if body is not None:
+                    bytes_hashed += len(body)
+                    if sha256(body).hexdigest() != body_sha256:
+                        report.problem(f"{where}, record {idx}", "the body does not hash to its body_sha256")
+                occurred, recorded = _seconds(occurred_at), _micro(recorded_at)
+                if not (attachments in _EMPTY and refs in _EMPTY
+                        and is_plain_leaf(leaf, origin, idx, kind, occurred, recorded, actor, body_sha256)):
+                    expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=occurred,
+                                          recorded_at=recorded, actor=actor, body_sha256=body_sha256,
+                                          attachments=_json_list(attachments), refs=_json_list(refs))
+                    if leaf != expected:
+                        report.problem(f"{where}, record {idx}", "the leaf bytes disagree with the record on: "
+                                       + _which_fields(leaf, expected))
+                bytes_hashed += len(leaf)
+                digest = sha256(b"\x00" + leaf).digest()
+                if digest != leaf_hash:
                     report.problem(f"{where}, record {idx}",
-                                   f"the leaf bytes disagree with the record on: {_which_fields(leaf, expected)}")
-            bytes_hashed += len(leaf)
-            digest = sha256(b"\x00" + leaf).digest()
-            if digest != leaf_hash:
-                report.problem(f"{where}, record {idx}", "the stored leaf hash is not the hash of the leaf bytes")
+                                   "the stored leaf hash is not the hash of the leaf bytes")
+            except (TypeError, ValueError, AttributeError) as exc:
+                # A value of the wrong type (text where bytes belong, on SQLite) is tampering too: named, and
+                # the tree goes on with a hash no leaf has, so that every later root fails as it should.
+                report.problem(f"{where}, record {idx}", f"the stored row cannot be read: {exc}")
+                digest = bytes(32)
             digests.append(digest)
             expected_idx += 1
         records += len(batch)

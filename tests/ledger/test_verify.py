@@ -151,6 +151,21 @@ def test_the_verify_tree_gives_the_rfc9162_root_at_every_size(step):
             assert tree.root() == merkle.root_from_leaf_hashes(hashes[:size])
 
 
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("leaf", "tampered", "the stored row cannot be read"),
+    ("body", "tampered", "the stored row cannot be read"),
+    ("idx", "three", "the stored row cannot be read: the index 'three' is not an integer"),
+])
+def test_a_value_of_the_wrong_type_is_reported_not_a_crash(session, api, engagement, column, value, message):
+    if session.get_bind().dialect.name == "postgresql":
+        pytest.skip("PostgreSQL refuses a value of the wrong type itself")
+    unguard(session, "record")
+    sql(session, f"UPDATE record SET {column} = :v WHERE engagement_id = :e AND idx = 3", v=value, e=engagement.id)
+    found = problems(session, api, engagement)
+    where = f"engagement {engagement.id}, record {value if column == 'idx' else 3}"
+    assert any(p.startswith(f"{where}: {message}") for p in found), found
+
+
 def test_swapped_rows_are_caught(session, api, engagement):
     unguard(session, "record")
     for old, new in ((3, -1), (4, 3), (-1, 4)):
