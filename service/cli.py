@@ -90,15 +90,35 @@ def user_create(
 ) -> None:
     """Add a person to a workspace and print a one-time login link for them."""
     from service.accounts.service import add_member, create_login_link, create_user
+    from service.errors import DomainError
 
     secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True) if password else None
     with new_session(write=True) as session:
         target = _workspace(session, workspace)
-        user = create_user(session, email=email, name=name or email, password=secret)
+        try:
+            user = create_user(session, email=email, name=name or email, password=secret)
+        except DomainError as exc:
+            raise typer.BadParameter(exc.message) from None
         add_member(session, workspace=target, user=user, role=role)
         token = create_login_link(session, user=user)
         session.commit()
     typer.echo(f"{user.email} is {role.value} of {target.slug}; one-time login link:\n"
+               f"{get_settings().base_url}/login/link/{token}")
+
+
+@user_app.command("link")
+def user_link(email: str) -> None:
+    """Print a new one-time login link for someone who already has an account (a lost or expired link)."""
+    from service.accounts.models import User
+    from service.accounts.service import create_login_link
+
+    with new_session(write=True) as session:
+        user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+        if user is None:
+            raise typer.BadParameter(f"no user with email {email}; add them with `docket user create`")
+        token = create_login_link(session, user=user)
+        session.commit()
+    typer.echo(f"one-time login link for {user.email} (valid {get_settings().login_link_minutes} minutes):\n"
                f"{get_settings().base_url}/login/link/{token}")
 
 

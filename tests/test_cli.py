@@ -49,6 +49,22 @@ def test_user_and_token_commands(cli_database):
         principal = token_principal(session, token=result.output.strip())
         assert principal.workspace.slug == "my-workspace" and not principal.can_write
     assert runner.invoke(app, ["token", "create", "x", "--workspace", "nope"]).exit_code == 2
+    again = runner.invoke(app, ["user", "create", "viewer@example.com"])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_user_link_gives_an_existing_user_a_new_way_in(cli_database):
+    runner = CliRunner()
+    with new_session(write=True) as session:
+        bootstrap(session)
+        session.commit()
+    result = runner.invoke(app, ["user", "link", " Owner@Docket.localhost "])
+    assert result.exit_code == 0, result.output
+    with new_session(write=True) as session:
+        user = redeem_login_link(session, token=result.output.strip().rsplit("/", 1)[1])
+        assert user.email == "owner@docket.localhost"
+    missing = runner.invoke(app, ["user", "link", "nobody@example.com"])
+    assert missing.exit_code == 2 and "no user with email nobody@example.com" in missing.output
     assert runner.invoke(app, ["migrate"]).exit_code == 0
 
 
