@@ -314,28 +314,37 @@ _LEDGER_ROWS = text("SELECT idx, kind, occurred_at, body, refs, attachments FROM
 
 def _read_ledger(session: Session, engagement: Engagement) -> Ledger:
     """Every record in chronology order (occurred_at, then index), each as last amended, retracted ones and the
-    corrections themselves left out; the exhibits numbered on the way. One read, whatever the size."""
+    corrections themselves left out; the exhibits numbered on the way. One read and one pass, whatever the
+    size: corrections refer only to earlier indices but may come later in chronology, so they are applied to the
+    items afterwards."""
     rows = session.execute(_LEDGER_ROWS, {"engagement": engagement.id}).all()
-    exhibits = number_exhibits(raw_list(row[5]) for row in rows)
-    corrections = sorted((idx, kind, raw_list(refs)[0], body) for idx, kind, _, body, refs, _ in rows
-                         if kind in CORRECTIONS)
+    corrections = []
+    attached = []
+    items = []
+    for idx, kind, occurred_at, body, refs, attachments in rows:
+        attachments = () if attachments == "[]" else tuple(raw_list(attachments))
+        if attachments:
+            attached.append(attachments)
+        if kind in CORRECTIONS:
+            corrections.append((idx, kind, raw_list(refs)[0], body))
+        elif body:  # a redacted record has no body left to state facts from; its leaf still verifies
+            items.append(Item(index=idx, kind=kind, occurred_at=raw_datetime(occurred_at), body=orjson.loads(body),
+                              refs=() if refs == "[]" else tuple(raw_list(refs)), attachments=attachments))
     retracted: set[int] = set()
     amended: dict[int, dict] = {}
-    for _, kind, target, body in corrections:  # by index: a later amendment wins
+    for _, kind, target, body in sorted(corrections):  # by index: a later amendment wins
         if kind == "retraction":
             retracted.add(target)
         elif body:
             amended[target] = orjson.loads(body)["body"]
-    items = []
-    for idx, kind, occurred_at, body, refs, attachments in rows:
-        # A redacted record has no body left to state facts from; its leaf still verifies.
-        if kind in CORRECTIONS or idx in retracted or not body:
-            continue
-        items.append(Item(index=idx, kind=kind, occurred_at=raw_datetime(occurred_at),
-                          body=amended.get(idx) or orjson.loads(body), refs=tuple(raw_list(refs)),
-                          attachments=tuple(raw_list(attachments))))
-    return Ledger(engagement=engagement, items=items, exhibits=exhibits, retracted=sorted(retracted),
-                  amended=sorted(amended))
+    if retracted:
+        items = [i for i in items if i.index not in retracted]
+    for item in items if amended else ():
+        if item.index in amended:
+            item.body = amended[item.index]
+            item.direction = item.body.get("direction")
+    return Ledger(engagement=engagement, items=items, exhibits=number_exhibits(attached),
+                  retracted=sorted(retracted), amended=sorted(amended))
 
 
 def _terms(ledger: Ledger) -> tuple[Terms, list[Item]]:
