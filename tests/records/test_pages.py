@@ -167,6 +167,11 @@ def test_amend_and_retract_from_the_record(browser_session, session, owner, enga
     article = article[:article.index("</article>")]
     assert "<del>Called Tom</del>" in article and "never happened" in article
     assert "Amend or retract" not in article
+    # Links between records go to the record's own page: the other record may not be on this page of the list.
+    record_url = f"/engagements/{engagement.id}/records"
+    assert f'(record <a href="{record_url}/{call.idx + 2}">#{call.idx + 2}</a>)' in article
+    assert f'Amendment <a href="{record_url}/{call.idx + 1}">' in article
+    assert f'Corrects <a href="{record_url}/{call.idx}">#{call.idx}</a>' in html
     again = browser_session.post(f"{url}/retract", headers=HX,
                                  data={"csrf_token": browser_session.csrf, "reason": "twice"})
     assert again.status_code == 422 and "already retracted" in again.text
