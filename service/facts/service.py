@@ -280,8 +280,10 @@ class Ledger:
     retracted: list[int]
     amended: list[int]
     by_kind: dict[str, list[Item]] = field(init=False)
+    engagement_id: int = field(init=False)
 
     def __post_init__(self) -> None:
+        self.engagement_id = self.engagement.id  # read once: a long ledger cites thousands of records
         # The rules ask for one or two kinds at a time, a few dozen times: an index beats a scan of every item.
         self.by_kind = {}
         for item in self.items:
@@ -290,7 +292,7 @@ class Ledger:
     def cite(self, item: Item) -> Cite:
         # Built from values the ledger already holds, so without validation: a long ledger cites thousands.
         exhibits = [self.exhibits[h] for h in item.attachments if h in self.exhibits] if item.attachments else []
-        return Cite.model_construct(engagement_id=self.engagement.id, index=item.index, exhibits=exhibits)
+        return Cite.model_construct(engagement_id=self.engagement_id, index=item.index, exhibits=exhibits)
 
     def cites(self, items) -> list[Cite]:
         return [self.cite(i) for i in items]
@@ -732,9 +734,9 @@ def _signal_inputs(ledger: Ledger, money: Money, commitments: list[Commitment], 
             if at.weekday() >= 5 or not WORK_START <= at.hour < WORK_END:
                 s.after_hours.append(ledger.cite(item))
         if item.direction == "out":
-            for sha in set(item.attachments):
+            for sha in set(item.attachments) if item.attachments else ():
                 groups.setdefault("file:" + sha, []).append(item)
-            if subject := " ".join(str(item.body.get("subject", "")).lower().split()):
+            if "subject" in item.body and (subject := " ".join(str(item.body["subject"]).lower().split())):
                 groups.setdefault("subject:" + subject, []).append(item)
     s.brick_wall = ledger.cites(longest)
     if groups:
