@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from service.accounts.models import Role, Scope
+from service.accounts.models import Role, Scope, User
 from service.accounts.service import (
     authenticate,
     change_member,
+    change_password,
     create_api_token,
     end_session,
     invite_member,
@@ -21,7 +22,7 @@ from service.accounts.service import (
 )
 from service.config import get_settings
 from service.deps import SESSION_COOKIE, OwnerDep, PrincipalDep, SessionDep
-from service.errors import DomainError
+from service.errors import DomainError, Invalid
 from service.web import render
 
 router = APIRouter()
@@ -97,12 +98,26 @@ def settings_page(request: Request, principal: PrincipalDep, session: SessionDep
     return _settings(request, principal, session)
 
 
-def _settings(request, principal, session, **extra):
+def _settings(request, principal, session, *, status_code: int = 200, **extra):
     context = {"members": list_members(session, workspace=principal.workspace), "roles": list(Role),
-               "scopes": list(Scope), **extra}
+               "scopes": list(Scope), "me": session.get(User, principal.user_id), **extra}
     if principal.role == Role.owner:
         context["tokens"] = list_api_tokens(session, workspace=principal.workspace)
-    return render(request, "accounts/settings.html", context)
+    return render(request, "accounts/settings.html", context, status_code=status_code)
+
+
+@router.post("/settings/password")
+def password_page(request: Request, principal: PrincipalDep, session: SessionDep,
+                  password: Annotated[str, Form(max_length=1000)],
+                  password_again: Annotated[str, Form(max_length=1000)],
+                  current_password: Annotated[str, Form(max_length=1000)] = ""):
+    try:
+        if password != password_again:
+            raise Invalid("the new password and its repetition differ", field="password_again")
+        change_password(session, user=session.get(User, principal.user_id), current=current_password, new=password)
+    except Invalid as exc:
+        return _settings(request, principal, session, password_error=exc.message, status_code=422)
+    return _settings(request, principal, session, password_saved=True)
 
 
 @router.post("/settings/tokens")

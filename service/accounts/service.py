@@ -169,6 +169,17 @@ def set_password(session: Session, *, user: User, password: str) -> None:
     session.add(user)
 
 
+def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+    """Sets a person's password; one already set must be given again, so that a browser left signed in is not
+    enough to take the account over."""
+    if user.password_hash:
+        try:
+            _hasher.verify(user.password_hash, current)
+        except (VerificationError, InvalidHashError):
+            raise Invalid("the current password is wrong", field="current_password") from None
+    set_password(session, user=user, password=new)
+
+
 def create_login_link(session: Session, *, user: User, minutes: int | None = None) -> str:
     token = secrets.token_urlsafe(32)
     minutes = minutes or get_settings().login_link_minutes

@@ -80,3 +80,33 @@ def test_only_owners_change_members(app, session, owner):
         assert response.status_code == 403
     session.expire_all()
     assert session.get(Membership, (owner.workspace.id, owner.user.id)).role == "owner"
+
+
+def test_anyone_sets_then_changes_their_own_password(app, session, owner):
+    from service.accounts.service import authenticate
+
+    viewer = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    session.commit()
+    with TestClient(app) as client:
+        factories.sign_in(client, session, user=viewer.user)
+        assert "set a password to sign in with it as well" in client.get("/settings").text
+
+        def post(**data):
+            return client.post("/settings/password", data={"csrf_token": client.csrf, **data})
+
+        short = post(password="short", password_again="short")
+        assert short.status_code == 422 and "at least 10 characters" in short.text
+        differ = post(password="correct horse", password_again="correct house")
+        assert differ.status_code == 422 and "differ" in differ.text
+        saved = post(password="correct horse", password_again="correct horse")
+        assert saved.status_code == 200 and "Password saved." in saved.text
+        assert 'name="current_password"' in saved.text
+        session.expire_all()
+        assert authenticate(session, email=viewer.user.email, password="correct horse").id == viewer.user.id
+
+        wrong = post(current_password="guess", password="battery staple", password_again="battery staple")
+        assert wrong.status_code == 422 and "the current password is wrong" in wrong.text
+        changed = post(current_password="correct horse", password="battery staple", password_again="battery staple")
+        assert changed.status_code == 200
+        session.expire_all()
+        assert authenticate(session, email=viewer.user.email, password="battery staple").id == viewer.user.id

@@ -73,7 +73,7 @@ def test_new_engagement_form_errors_come_back_in_place(browser_session, engageme
 
 
 @pytest.mark.parametrize("path", ["/engagements", "/clients", "/workspace", "/logout", "/settings/tokens",
-                                  "/settings/members"])
+                                  "/settings/members", "/settings/password"])
 def test_page_writes_refuse_a_missing_csrf_token(browser_session, path):
     response = browser_session.post(path, data={"title": "x", "name": "x", "workspace_id": "1", "scope": "read",
                                                 "email": "a@example.com", "role": "viewer"},
