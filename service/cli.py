@@ -34,11 +34,19 @@ def _workspace(session, slug: str | None) -> Workspace:
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    from service.migrate import upgrade
+    from service.db import get_engine
+    from service.migrate import current_revision, upgrade
 
     get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    engine = get_engine()
+    before = current_revision(engine)
     upgrade()
-    typer.echo("database is up to date")
+    after = current_revision(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        typer.echo(f"{where}: up to date at revision {after}")
+    else:
+        typer.echo(f"{where}: migrated from {before or 'an empty database'} to revision {after}")
 
 
 @app.command()

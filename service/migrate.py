@@ -4,7 +4,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,3 +20,9 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 def upgrade(connection: Connection | None = None) -> None:
     command.upgrade(alembic_config(connection), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; None for a database no migration has touched."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -65,7 +65,8 @@ def test_user_link_gives_an_existing_user_a_new_way_in(cli_database):
         assert user.email == "owner@docket.localhost"
     missing = runner.invoke(app, ["user", "link", "nobody@example.com"])
     assert missing.exit_code == 2 and "no user with email nobody@example.com" in missing.output
-    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    migrated = runner.invoke(app, ["migrate"])
+    assert migrated.exit_code == 0 and "docket.db: up to date at revision " in migrated.output
 
 
 def test_serve_prints_a_login_link_to_where_it_listens(cli_database, monkeypatch):
@@ -86,3 +87,22 @@ def test_serve_prints_a_login_link_to_where_it_listens(cli_database, monkeypatch
     assert "running at http://127.0.0.1:8123" in result.output
     assert "http://127.0.0.1:8123/login/link/" in result.output
     assert (started["host"], started["port"], started["app"]) == ("0.0.0.0", 8123, "service.asgi:app")
+
+
+def test_migrate_says_what_it_did(tmp_path, monkeypatch):
+    from service import db
+    from service.config import get_settings
+
+    monkeypatch.setenv("DOCKET_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKET_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    try:
+        first = CliRunner().invoke(app, ["migrate"])
+        assert first.exit_code == 0, first.output
+        assert "fresh.db: migrated from an empty database to revision " in first.output
+        assert "up to date at revision" in CliRunner().invoke(app, ["migrate"]).output
+    finally:
+        db.get_engine().dispose()
+        db.get_engine.cache_clear()
+        get_settings.cache_clear()
