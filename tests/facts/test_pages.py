@@ -152,3 +152,21 @@ def test_posts_without_csrf_or_by_a_viewer_are_refused(app, browser_session, ses
         page = client.get("/settings/facts").text
         assert "Only an owner can change these." in page and 'action="/settings/facts/rates"' not in page
     assert len(session.exec(select(SignalThreshold)).all()) == 0 and len(session.exec(select(ReferenceRate)).all()) == 0
+
+
+def test_a_signal_counting_many_records_links_the_first_and_points_to_the_json(browser_session, session, owner,
+                                                                                engagement):
+    for day in range(1, 16):
+        factories.append(session, member=owner, engagement=engagement, kind="no_show",
+                         occurred_at=at(f"2026-03-{day:02d}", 11), meeting_at=f"2026-03-{day:02d}T10:00:00Z",
+                         party="client")
+    session.commit()
+    html = browser_session.get(f"/engagements/{engagement.id}/facts").text
+    row = html[html.index("<strong>No-shows</strong>"):]
+    row = row[:row.index("</tr>")]
+    assert row.count('href="/engagements/') == 12
+    assert f'and 3 more (<a href="/api/v1/engagements/{engagement.id}/facts">all in the JSON</a>)' in row
+    client_html = browser_session.get(f"/clients/{engagement.client_id}").text
+    assert f'<a href="/api/v1/clients/{engagement.client_id}/signals">all in the JSON</a>' in client_html
+    facts = browser_session.get(f"/api/v1/engagements/{engagement.id}/facts").json()
+    assert len(next(s for s in facts["signals"] if s["signal"] == "no_shows")["records"]) == 15
