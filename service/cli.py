@@ -11,6 +11,7 @@ from sqlmodel import select
 from service.accounts.models import Role, Scope, Workspace
 from service.config import get_settings
 from service.db import new_session
+from service.facts.models import Series
 
 app = typer.Typer(help="Docket: a tamper-evident record of client engagements.", no_args_is_help=True)
 user_app = typer.Typer(help="Accounts.", no_args_is_help=True)
@@ -221,17 +222,13 @@ def verify(
 @rates_app.command("list")
 def rates_list(
     workspace: Annotated[str | None, typer.Option(help="workspace slug (default: the first)")] = None,
-    series: Annotated[str | None, typer.Option(help="boe_base or ecb_mro (default: both)")] = None,
+    series: Annotated[Series | None, typer.Option(help="default: both")] = None,
 ) -> None:
     """Print the reference rates interest is computed from: the shipped table and the workspace's own rows."""
-    from service.facts.models import Series
     from service.facts.service import list_rates
 
-    if series is not None and series not in Series.__members__:
-        raise typer.BadParameter(f"series must be one of {', '.join(Series)}", param_hint="--series")
     with new_session() as session:
-        rates = list_rates(session, workspace=_workspace(session, workspace),
-                           series=Series(series) if series else None)
+        rates = list_rates(session, workspace=_workspace(session, workspace), series=series)
     for r in rates:
         typer.echo(f"{r.series}\t{r.effective_on}\t{r.rate_percent:>7}\t{r.origin}"
                    f"{' (overrides shipped)' if r.overrides_shipped else ''}\t{r.source}")
@@ -239,8 +236,8 @@ def rates_list(
 
 @rates_app.command("add")
 def rates_add(
-    series: Annotated[str, typer.Argument(help="boe_base (Bank of England Bank Rate) or ecb_mro (ECB main "
-                                              "refinancing rate)")],
+    series: Annotated[Series, typer.Argument(help="boe_base (Bank of England Bank Rate) or ecb_mro (ECB main "
+                                                 "refinancing rate)")],
     effective_on: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="the day the rate took effect")],
     percent: Annotated[str, typer.Argument(help="the rate in percent, e.g. 3.75")],
     source: Annotated[str, typer.Option(help="where the rate is published (a URL)")],

@@ -4,7 +4,7 @@ from pydantic import ValidationError
 from service.clients.service import get_client, list_clients
 from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, Jurisdiction, NoticeForm, RateUnit
-from service.engagements.service import create_engagement, last_checkpoint, list_engagements
+from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
 from service.facts.service import engagement_facts
 from service.ledger import service as ledger
@@ -73,7 +73,7 @@ def ledger_context(session, principal, engagement) -> dict:
     """What the ledger panel shows: with the client, whose name the receipt form suggests as the recipient."""
     return {"client": get_client(session, workspace=principal.workspace, client_id=engagement.client_id),
             "key_id": ledger.key_id(principal.workspace),
-            "checkpoint": last_checkpoint(session, engagement=engagement)}
+            "checkpoint": ledger.last_checkpoint(session, engagement=engagement)}
 
 
 def page_extras(session, principal, engagement) -> dict:
@@ -150,5 +150,5 @@ def share_receipt(request: Request, engagement: EngagementDep, principal: Writer
         return render(request, "engagements/detail.html", context, block="ledger", status_code=status)
     context.update(timeline_context(request, session, principal, engagement))
     context.update(page_extras(session, principal, engagement))
-    context["checkpoint"] = last_checkpoint(session, engagement=engagement)
+    context["checkpoint"] = ledger.last_checkpoint(session, engagement=engagement)
     return render(request, "engagements/detail.html", context, status_code=status)

@@ -8,7 +8,6 @@ from service.clients.service import get_client
 from service.engagements.models import Engagement, EngagementCreate, EngagementPublic, Status
 from service.errors import NotFound
 from service.ledger import service as ledger
-from service.ledger.models import Checkpoint
 from service.records.models import RecordCreate
 from service.records.service import append_record
 
@@ -71,9 +70,3 @@ def to_public(engagement: Engagement, client: Client) -> EngagementPublic:
         created_at=engagement.created_at,
     )
 
-
-def last_checkpoint(session: Session, *, engagement: Engagement) -> Checkpoint | None:
-    """The latest checkpoint signed so far, without signing a new one: pages show it on every view, and a
-    GET must not write (signing happens when a receipt is shared)."""
-    return session.exec(select(Checkpoint).where(Checkpoint.engagement_id == engagement.id)
-                        .order_by(Checkpoint.size.desc())).first()

@@ -128,11 +128,17 @@ def leaves(session: Session, engagement: Engagement, *, start: int, end: int) ->
                              col(Record.idx) < end).order_by(Record.idx)))
 
 
-def latest_checkpoint(session: Session, *, workspace: Workspace, engagement: Engagement) -> Checkpoint:
-    """The checkpoint for the ledger as it stands, signed now if the ledger grew since the last one."""
-    last = session.exec(
+def last_checkpoint(session: Session, *, engagement: Engagement) -> Checkpoint | None:
+    """The latest checkpoint signed so far, without signing a new one: pages show it on every view, and a GET
+    must not write."""
+    return session.exec(
         select(Checkpoint).where(Checkpoint.engagement_id == engagement.id).order_by(Checkpoint.size.desc())
     ).first()
+
+
+def latest_checkpoint(session: Session, *, workspace: Workspace, engagement: Engagement) -> Checkpoint:
+    """The checkpoint for the ledger as it stands, signed now if the ledger grew since the last one."""
+    last = last_checkpoint(session, engagement=engagement)
     if last is not None and last.size == engagement.tree_size:
         return last
     engagement = lock_engagement(session, engagement.id)
