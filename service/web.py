@@ -1,7 +1,7 @@
 """Server-rendered pages: a whole page, or for htmx requests just the named block the request targets."""
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import Request
@@ -15,6 +15,20 @@ WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HTMX = "htmx-2.0.11.min.js"
 
 templates = Jinja2Blocks(directory=WEB_DIR / "templates")
+
+
+def form_int(text: str) -> int | None:
+    """A whole number typed into a form, or None: ASCII digits only (str.isdigit takes "²", which int() refuses),
+    and few enough of them for a database integer."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def form_datetime(text: str) -> datetime:
+    """A datetime-local field (no zone: the pages say UTC), or a time with an offset, as UTC. ValueError if it is
+    neither."""
+    value = datetime.fromisoformat(text)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _when(value: datetime | date | None, fmt: str = "%d %b %Y %H:%M") -> str:

@@ -10,9 +10,10 @@ from service.facts.service import engagement_facts
 from service.ledger import service as ledger
 from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
+from service.money import parse_hundredths
 from service.records.pages import timeline_context
 from service.records.service import weekly_activity
-from service.web import is_htmx, redirect, render
+from service.web import form_int, is_htmx, redirect, render
 
 router = APIRouter()
 
@@ -46,12 +47,13 @@ def new_engagement(request: Request, principal: WriterDep, session: SessionDep, 
     if "rate" in data:
         # People type "450.00"; the API takes minor units.
         try:
-            data["rate_minor"] = round(float(data.pop("rate")) * 100)
+            data["rate_minor"] = parse_hundredths(data.pop("rate"))
         except ValueError:
             data["rate_minor"] = "not a number"
     for number in ("client_id", "notice_days", "payment_terms_days"):
-        if number in data and str(data[number]).lstrip("-").isdigit():
-            data[number] = int(data[number])
+        # What is not a whole number stays text, for the model to name the field.
+        if number in data and (value := form_int(data[number])) is not None:
+            data[number] = value
     data["deliverables"] = [d.strip() for d in str(data.get("deliverables", "")).splitlines() if d.strip()]
     errors = {}
     try:

@@ -19,7 +19,7 @@ from service.facts.service import (
     set_thresholds,
 )
 from service.money import fmt_money
-from service.web import is_htmx, redirect, render, templates
+from service.web import form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 # The record's own address, which shows it on the timeline from its day: a `#r{index}` anchor alone would miss
@@ -129,10 +129,10 @@ def save_thresholds(request: Request, principal: OwnerDep, session: SessionDep, 
     for name in SIGNALS:
         for level in ("amber", "red"):
             key = f"{name}.{level}"
-            value = form.get(key, "").strip()
-            if not value.isdigit():
+            value = form_int(form.get(key, ""))
+            if value is None:
                 errors[key] = "enter a whole number"
-            data.setdefault(name, {})[level] = int(value) if value.isdigit() else value
+            data.setdefault(name, {})[level] = value
     if not errors:
         try:
             parsed = ThresholdsIn.model_validate(data)

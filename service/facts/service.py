@@ -8,7 +8,7 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -47,7 +47,7 @@ from service.facts.models import (
     WorkCount,
     WorkMonth,
 )
-from service.money import fmt_money
+from service.money import fmt_money, parse_hundredths
 from service.records.kinds import CORRECTIONS
 from service.records.service import number_exhibits
 
@@ -131,12 +131,12 @@ def round_half_up(value: Fraction) -> int:
 def parse_percent(text: str, *, field: str = "rate_percent") -> int:
     """'5.25' or '5.25%' to 525 basis points; at most two decimals, so a rate is always whole basis points."""
     try:
-        value = Decimal(str(text).strip().rstrip("%").strip())
-    except InvalidOperation:
+        rate_bp = parse_hundredths(str(text).strip().rstrip("%"))
+    except ValueError:
         raise Invalid(f"{field}: {text!r} is not a percentage such as 5.25", field=field) from None
-    if not value.is_finite() or value != value.quantize(Decimal("0.01")) or not Decimal(-10) <= value <= 100:
+    if not -1000 <= rate_bp <= 10_000:
         raise Invalid(f"{field}: give a percentage between -10 and 100 with at most two decimals", field=field)
-    return int((value * 100).to_integral_value(ROUND_HALF_UP))
+    return rate_bp
 
 
 # Reference rates: the shipped table, extended or overridden per workspace

@@ -5,7 +5,7 @@ import types
 import typing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
 from itertools import groupby
 from typing import Annotated
@@ -21,6 +21,7 @@ from service.evidence.api import INLINE_TYPES
 from service.evidence.api import store as evidence_store
 from service.evidence.service import evidence_by_hash, register_evidence
 from service.evidence.upload import receive_upload
+from service.money import fmt_money, parse_hundredths
 from service.records.kinds import CORRECTIONS, KINDS, Body, Kind
 from service.records.models import RecordIn
 from service.records.service import (
@@ -32,7 +33,7 @@ from service.records.service import (
     ref_candidates,
 )
 from service.times import utcnow
-from service.web import is_htmx, redirect, render, templates
+from service.web import form_datetime, form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 
@@ -130,8 +131,7 @@ def record_facts(kind: str, body: dict, currency: str) -> list[tuple[str, str]]:
     facts = [(key.replace("_", " ").capitalize(), str(body[key])) for key in FACT_KEYS
              if body.get(key) not in (None, "") and not (key == "reason" and kind in CORRECTIONS)]
     if body.get("value_minor") is not None:
-        money = templates.env.filters["money"]
-        facts.append(("Value", money(body["value_minor"], body.get("currency") or currency)))
+        facts.append(("Value", fmt_money(body["value_minor"], body.get("currency") or currency)))
     return facts
 
 
@@ -202,26 +202,23 @@ def _kind_body(kind: str, form: dict, errors: dict) -> dict:
             continue
         if f.control == "amount":
             try:
-                amount = Decimal(raw.replace(",", ""))
-                if amount != amount.quantize(Decimal("0.01")):
-                    raise InvalidOperation
-                body[f.key] = int(amount * 100)
-            except InvalidOperation:
+                body[f.key] = parse_hundredths(raw)
+            except ValueError:
                 errors[f.name] = "is not an amount (like 1250.00)"
         elif f.control == "datetime-local":
             try:
-                body[f.key] = datetime.fromisoformat(raw).replace(tzinfo=UTC).isoformat()
+                body[f.key] = form_datetime(raw).isoformat()
             except ValueError:
                 errors[f.name] = "is not a date and time"
         elif f.control == "number":
-            if raw.isdigit():
-                body[f.key] = int(raw)
+            if (number := form_int(raw)) is not None:
+                body[f.key] = number
             else:
                 errors[f.name] = "is not a whole number"
         elif f.control == "json":
             try:
                 body[f.key] = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
                 errors[f.name] = 'is not JSON (like {"rate_minor": 50000})'
         elif f.control == "currency":
             body[f.key] = raw.upper()
@@ -258,11 +255,11 @@ def add_record(request: Request, engagement: EngagementDep, principal: WriterDep
     body = _common_body(form)
     if kind in KIND_FIELDS:
         body.update(_kind_body(kind, form, errors))
-    refs = [int(r) for r in [form.get("refs", "")] if r.isdigit()]
+    ref = form_int(form.get("refs", ""))
+    refs = [] if ref is None else [ref]
     occurred = form.get("occurred_at", "")
     try:
-        # The form's datetime-local field has no zone; the page labels it UTC.
-        occurred_at = datetime.fromisoformat(occurred).replace(tzinfo=UTC) if occurred else None
+        occurred_at = form_datetime(occurred) if occurred else None
     except ValueError:
         occurred_at, errors["occurred_at"] = None, "is not a date and time"
     if not errors:

@@ -241,7 +241,11 @@ def encode_cursor(record: Record) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         when, idx = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(when), int(idx)
+        occurred_at, index = datetime.fromisoformat(when), int(idx)
+        # The cursors handed out hold an aware time and a stored index; anything else was made up.
+        if occurred_at.tzinfo is None or not 0 <= index < 2**63:
+            raise ValueError
+        return occurred_at, index
     except (ValueError, UnicodeDecodeError):
         raise Invalid("cursor is not one this API returned", field="cursor") from None
 

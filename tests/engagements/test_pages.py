@@ -66,6 +66,12 @@ def test_new_engagement_form_errors_come_back_in_place(browser_session, engageme
     assert response.status_code == 422
     assert response.text.lstrip().startswith('<form id="engagement_form"')
     assert 'id="rate-error"' in response.text and 'id="title-error"' in response.text
+    for rate, client_id in (("inf", str(engagement.client_id)), ("1e400", str(engagement.client_id)),
+                            ("450", "²"), ("450", "9" * 5000)):
+        hostile = browser_session.post("/engagements", headers=HX, data={
+            "csrf_token": browser_session.csrf, "client_id": client_id, "title": "X", "started_on": "2026-01-05",
+            "rate": rate, "currency": "GBP"})
+        assert hostile.status_code == 422, (rate, client_id)
     created = browser_session.post("/engagements", data={
         "csrf_token": browser_session.csrf, "client_id": str(engagement.client_id), "title": "Second",
         "started_on": "2026-01-05", "rate": "450.00", "currency": "GBP"}, follow_redirects=False)

@@ -109,12 +109,15 @@ def browser_session_workspace(session, client):
 
 def test_bad_thresholds_show_errors_next_to_the_fields_and_store_nothing(browser_session, session):
     response = browser_session.post("/settings/facts/thresholds", headers=HX, data=_thresholds(
-        browser_session.csrf, **{"no_shows.red": "0", "after_hours.amber": "many", "brick_wall.amber": "9"}))
+        browser_session.csrf, **{"no_shows.red": "0", "after_hours.amber": "many", "brick_wall.amber": "9",
+                                 "late_cancellations.red": "²", "broken_commitments.red": "9" * 5000}))
     assert response.status_code == 422
     html = response.text
     assert html.lstrip().startswith('<form id="thresholds_form"')
     assert 'id="after_hours-amber-error">enter a whole number</span>' in html
     assert 'name="after_hours.amber" value="many" aria-invalid="true"' in html
+    assert 'id="late_cancellations-red-error">enter a whole number' in html
+    assert 'id="broken_commitments-red-error">enter a whole number' in html
     assert len(session.exec(select(SignalThreshold)).all()) == 0
     response = browser_session.post("/settings/facts/thresholds", headers=HX, data=_thresholds(
         browser_session.csrf, **{"brick_wall.amber": "9"}))

@@ -257,7 +257,7 @@ def test_parse_percent(text, bp):
     assert parse_percent(text) == bp
 
 
-@pytest.mark.parametrize("text", ["", "abc", "5.255", "101", "nan"])
+@pytest.mark.parametrize("text", ["", "abc", "5.255", "101", "nan", "inf", "1e100000", "9" * 100, "²"])
 def test_parse_percent_refuses(text):
     with pytest.raises(Invalid):
         parse_percent(text)

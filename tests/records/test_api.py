@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -138,6 +139,10 @@ def test_list_filters_and_keyset_pages(api, engagement):
     assert [r["index"] for r in api.get(url, params={"q": "PRICING"}).json()["items"]] == [7]
     assert api.get(url, params={"q": "100%_"}).json()["items"] == []
     assert api.get(url, params={"cursor": "garbage"}).status_code == 422
+    naive = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|1").decode()  # well formed, but no cursor of ours
+    huge = base64.urlsafe_b64encode(b"2026-01-01T00:00:00+00:00|99999999999999999999").decode()
+    assert api.get(url, params={"cursor": naive}).status_code == 422
+    assert api.get(url, params={"cursor": huge}).status_code == 422
     assert api.get(url, params={"kind": "telegram"}).status_code == 422
     assert api.get(url, params={"occurred_from": "2026-02-05"}).status_code == 422
     assert api.get(url + "/999").status_code == 404

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from service.evidence.service import register_evidence
 from service.records.models import Record
+from service.records.service import get_record
 from tests import factories
 
 HX = {"HX-Request": "true"}
@@ -138,6 +139,30 @@ def test_errors_come_back_next_to_their_fields(browser_session, engagement):
     assert missing.status_code == 422 and 'id="refs-error"' in missing.text
     late = add(browser_session, engagement, headers=HX, occurred_at="2099-01-01T10:00")
     assert late.status_code == 422 and 'id="occurred_at-error"' in late.text
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"kind": "call", "duration_minutes": "²"}, "duration_minutes", "is not a whole number"),
+    ({"kind": "call", "duration_minutes": "9" * 5000}, "duration_minutes", "is not a whole number"),
+    ({"kind": "payment_received", "amount": "10", "currency": "GBP", "refs": "²"}, "refs", ""),
+    ({"kind": "invoice_issued", "invoice_number": "1", "amount": "1e400", "currency": "GBP"}, "amount",
+     "is not an amount"),
+    ({"kind": "terms_changed", "changes": "[" * 100_000}, "changes", "is not JSON"),
+])
+def test_hostile_form_values_are_named_not_a_server_error(browser_session, session, engagement, fields, field,
+                                                          message):
+    size = engagement.tree_size
+    response = add(browser_session, engagement, headers=HX, **fields)
+    assert response.status_code == 422 and f'id="{field}-error"' in response.text and message in response.text
+    session.refresh(engagement)
+    assert engagement.tree_size == size
+
+
+def test_a_time_with_an_offset_is_kept_as_the_same_instant(browser_session, session, engagement):
+    assert add(browser_session, engagement, occurred_at="2026-02-02T10:30+05:00").status_code == 303
+    session.refresh(engagement)
+    record = get_record(session, engagement=engagement, index=engagement.tree_size - 1)
+    assert record.occurred_at == datetime(2026, 2, 2, 5, 30, tzinfo=UTC)
 
 
 def test_amend_and_retract_from_the_record(browser_session, session, owner, engagement):
