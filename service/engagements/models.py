@@ -1,7 +1,8 @@
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import ConfigDict, StrictInt, model_validator
+from pydantic import ConfigDict, StrictInt, ValidationError, model_validator
 from sqlalchemy import LargeBinary
 from sqlmodel import JSON, Field, SQLModel
 
@@ -61,6 +62,18 @@ class Terms(SQLModel):
         if any(not d.strip() or len(d) > 500 for d in self.deliverables):
             raise ValueError("deliverables must be non-empty texts of at most 500 characters")
         return self
+
+    def changed(self, changes: Iterable[dict]) -> "Terms":
+        """These terms with each `terms_changed` body applied in turn. A change the terms as they then stand
+        cannot take (only possible once an earlier change is retracted, or one is backdated before it) is passed
+        over, so that the current terms are always valid terms."""
+        terms = self
+        for change in changes:
+            try:
+                terms = Terms.model_validate({**terms.model_dump(mode="json"), **change})
+            except ValidationError:
+                continue
+        return terms
 
 
 class Engagement(SQLModel, table=True):

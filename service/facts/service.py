@@ -351,11 +351,8 @@ def _read_ledger(session: Session, engagement: Engagement) -> Ledger:
 
 def _terms(ledger: Ledger) -> tuple[Terms, list[Item]]:
     """The opening terms with every terms_changed record applied, in chronology order."""
-    data = ledger.engagement.terms().model_dump(mode="json")
     changes = ledger.of("terms_changed")
-    for item in changes:
-        data.update(item.body.get("changes", {}))
-    return Terms.model_validate(data), changes
+    return ledger.engagement.terms().changed(item.body.get("changes", {}) for item in changes), changes
 
 
 def _when(body: dict, key: str) -> datetime | None:

@@ -54,7 +54,7 @@ def append_record(
     if data.kind == "amendment":
         body["body"] = _amended_body(targets[data.refs[0]], body["body"])
     elif data.kind == "terms_changed":
-        _check_terms_change(engagement, body["changes"])
+        _check_terms_change(session, engagement, body["changes"])
     elif data.kind == "invoice_issued" and "due_on" not in body:
         body["due_on"] = (data.occurred_at.date() + timedelta(days=engagement.payment_terms_days)).isoformat()
     body.setdefault("summary", _default_summary(data, targets))
@@ -159,13 +159,19 @@ def _amended_body(target: Record, new_body: dict) -> dict:
     return parsed.model_dump(mode="json", exclude_none=True)
 
 
-def _check_terms_change(engagement: Engagement, changes: dict) -> None:
+def _check_terms_change(session: Session, engagement: Engagement, changes: dict) -> None:
+    """A change must make valid terms out of the terms as they stand: the opening ones with every earlier change
+    not retracted, in chronology order (the way the facts read them)."""
     unknown = set(changes) - set(Terms.model_fields)
     if unknown or not changes:
         raise Invalid(f"body.changes must name terms fields ({', '.join(Terms.model_fields)}); "
                       f"unknown: {', '.join(sorted(unknown)) or 'none given'}", field="body.changes")
+    earlier = session.exec(select(Record.body).where(
+        Record.engagement_id == engagement.id, Record.kind == "terms_changed",
+        col(Record.idx).not_in(_retracted(engagement))).order_by(Record.occurred_at, Record.idx))
+    current = engagement.terms().changed(json.loads(body)["changes"] for body in earlier if body)
     try:
-        Terms.model_validate({**engagement.terms().model_dump(mode="json"), **changes})
+        Terms.model_validate({**current.model_dump(mode="json"), **changes})
     except ValidationError as exc:
         first = exc.errors()[0]
         path = ".".join(str(p) for p in ("body", "changes", *first["loc"]))
@@ -212,13 +218,17 @@ def _retraction_of(session: Session, engagement_id: int, idx: int) -> RecordRef 
         RecordRef.source_kind == "retraction")).first()
 
 
-def _status(session: Session, engagement: Engagement) -> Status:
-    retracted = select(RecordRef.target_idx).where(
+def _retracted(engagement: Engagement):
+    """The indices of the engagement's retracted records, as a subquery."""
+    return select(RecordRef.target_idx).where(
         RecordRef.engagement_id == engagement.id, RecordRef.source_kind == "retraction")
+
+
+def _status(session: Session, engagement: Engagement) -> Status:
     kinds = set(session.exec(select(Record.kind).where(
         Record.engagement_id == engagement.id,
         col(Record.kind).in_(["notice_given", "engagement_ended"]),
-        col(Record.idx).not_in(retracted))))
+        col(Record.idx).not_in(_retracted(engagement)))))
     if "engagement_ended" in kinds:
         return Status.ended
     return Status.notice if "notice_given" in kinds else Status.active

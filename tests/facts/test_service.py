@@ -592,3 +592,16 @@ def test_interest_grows_with_days_late(amount, rate_bp, days, more, payments):
     assert total(days) <= total(days + more)
     if rate_bp and not payments:
         assert total(days) == (amount * rate_bp * days * 2 + 10_000 * 365) // (2 * 10_000 * 365)
+
+
+def test_terms_changes_build_on_each_other_and_a_retraction_never_breaks_the_facts(session, owner, make):
+    engagement, add = make(started_on=date(2026, 1, 5), notice_days=30)
+    trial = add("terms_changed", "2026-01-06", changes={"trial_ends_on": "2026-01-20"})
+    # Valid against the opening terms, not against the terms as they now stand (trial before the start).
+    with pytest.raises(Invalid, match="trial_ends_on is before started_on"):
+        add("terms_changed", "2026-01-07", changes={"started_on": "2026-02-01"})
+    add("terms_changed", "2026-01-08", changes={"notice_days": 60})
+    add("retraction", "2026-01-09", refs=[trial], reason="trial never agreed")
+    add("terms_changed", "2026-01-10", changes={"started_on": "2026-02-01"})
+    facts = facts_of(session, owner, engagement, "2026-03-01")
+    assert "started on 1 Feb 2026" in facts.statement[0].text and "60 days' notice" in facts.statement[0].text
