@@ -1,6 +1,6 @@
 """Field types shared by the API schemas of several domains."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, StrictInt
@@ -13,6 +13,9 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 cod
 Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=500)]
 LongText = Annotated[str, Field(max_length=20_000)]
+# A day in a contract or a record: bounded, so that adding notice or payment days to it, or finding the half-year
+# before it, always gives a day Python can hold.
+Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
 
 
 def _not_far_future(value: datetime) -> datetime:

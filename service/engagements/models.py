@@ -6,7 +6,7 @@ from pydantic import ConfigDict, StrictInt, ValidationError, model_validator
 from sqlalchemy import LargeBinary
 from sqlmodel import JSON, Field, SQLModel
 
-from service.fields import Currency, MinorUnits
+from service.fields import Currency, Day, MinorUnits
 from service.times import utcnow
 
 
@@ -40,8 +40,8 @@ class Terms(SQLModel):
     """The terms an engagement opens with; the body of its `engagement_opened` record carries them."""
 
     model_config = ConfigDict(extra="forbid")
-    started_on: date
-    trial_ends_on: date | None = None
+    started_on: Day
+    trial_ends_on: Day | None = None
     notice_days: StrictInt = Field(default=0, ge=0, le=3650)
     notice_form: NoticeForm = NoticeForm.written
     payment_terms_days: StrictInt = Field(default=30, ge=0, le=3650)

@@ -16,7 +16,7 @@ from threading import Lock
 
 import orjson
 from sqlalchemy import text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from service.accounts.models import Workspace
 from service.clients.models import Client
@@ -278,7 +278,6 @@ class Ledger:
     items: list[Item]
     exhibits: dict[str, str]
     retracted: list[int]
-    amended: list[int]
     by_kind: dict[str, list[Item]] = field(init=False)
     engagement_id: int = field(init=False)
 
@@ -346,7 +345,7 @@ def _read_ledger(session: Session, engagement: Engagement) -> Ledger:
             item.body = amended[item.index]
             item.direction = item.body.get("direction")
     return Ledger(engagement=engagement, items=items, exhibits=number_exhibits(attached),
-                  retracted=sorted(retracted), amended=sorted(amended))
+                  retracted=sorted(retracted))
 
 
 def _terms(ledger: Ledger) -> tuple[Terms, list[Item]]:
@@ -525,12 +524,11 @@ REGIME = {
 }
 
 
-def _reference(table, regime: str, due_on: date) -> tuple[str, date] | None:
+def _reference(regime: str, due_on: date) -> tuple[str, date]:
+    """The series and the day whose rate a uk or eu debt falling due on `due_on` carries."""
     if regime == "uk":
         return Series.boe_base, date(due_on.year - 1, 12, 31) if due_on.month <= 6 else date(due_on.year, 6, 30)
-    if regime == "eu":
-        return Series.ecb_mro, date(due_on.year, 1 if due_on.month <= 6 else 7, 1)
-    return None
+    return Series.ecb_mro, date(due_on.year, 1 if due_on.month <= 6 else 7, 1)
 
 
 def interest_parts(*, amount_minor: int, due_on: date, payments: list[tuple[date, int]], until: date,
@@ -629,7 +627,7 @@ def _invoice(ledger: Ledger, terms: Terms, rates, as_of: date, inv: Item, paid: 
             return out
         out.rate_bp = terms.late_interest_bp
     elif regime in ("uk", "eu"):
-        series, ref_on = _reference(rates, regime, due_on)
+        series, ref_on = _reference(regime, due_on)
         ref = rate_on(rates, series, ref_on)
         if ref is None:
             out.basis += (f" No {SERIES_LABEL[series]} is on file for {fmt_day(ref_on)}: add it under the "
@@ -979,9 +977,14 @@ def engagement_facts(session: Session, *, workspace: Workspace, engagement: Enga
                      as_of: date | None = None) -> Facts:
     """Every fact, signal and statement line of one engagement, as of a day (today, UTC, by default).
 
-    Cached by (engagement, tree size, root hash, day, the workspace's rates and thresholds): the ledger only
-    grows, so an answer for a given size never goes stale; the root hash keeps a reused id from matching."""
-    as_of = as_of or datetime.now(UTC).date()
+    Today's answer is cached by (engagement, tree size, root hash, day, the workspace's rates and thresholds):
+    the ledger only grows, so an answer for a given size never goes stale; the root hash keeps a reused id from
+    matching. Other days are computed each time: anyone may ask for any day, and a long ledger's facts are large.
+    """
+    today = datetime.now(UTC).date()
+    as_of = as_of or today
+    if as_of != today:
+        return _compute(session, workspace, engagement, as_of)
     key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, _settings_key(session, workspace))
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -1035,27 +1038,6 @@ def _compute_facts(session: Session, workspace: Workspace, engagement: Engagemen
                  level=_worst(s.level for s in signals), statement=statement)
 
 
-def statement_of_facts(session: Session, *, workspace: Workspace, engagement: Engagement,
-                       as_of: date | None = None) -> list[StatementLine]:
-    return engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of).statement
-
-
-def _engagements(session: Session, workspace: Workspace, *, ids=None, client_id=None) -> list[Engagement]:
-    query = select(Engagement).where(Engagement.workspace_id == workspace.id).order_by(Engagement.id)
-    if ids is not None:
-        query = query.where(col(Engagement.id).in_(list(ids)))
-    if client_id is not None:
-        query = query.where(Engagement.client_id == client_id)
-    return list(session.exec(query))
-
-
-def signal_levels(session: Session, *, workspace: Workspace, engagement_ids, as_of: date | None = None
-                  ) -> dict[int, str]:
-    """"ok", "amber" or "red" per engagement (the worst of its signals); ids of other workspaces are left out."""
-    return {e.id: engagement_facts(session, workspace=workspace, engagement=e, as_of=as_of).level
-            for e in _engagements(session, workspace, ids=engagement_ids)}
-
-
 def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None
                    ) -> ClientSignals:
     """A client's signals across all its engagements: counts added up, the longest runs, the median and average
@@ -1063,7 +1045,9 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
     client = get_client(session, workspace=workspace, client_id=client.id)
     as_of = as_of or datetime.now(UTC).date()
     inputs, levels, totals = [], {}, {}
-    for engagement in _engagements(session, workspace, client_id=client.id):
+    engagements = session.exec(select(Engagement).where(Engagement.workspace_id == workspace.id,
+                                                        Engagement.client_id == client.id).order_by(Engagement.id))
+    for engagement in engagements:
         facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of)
         levels[engagement.id] = facts.level
         inputs.append(_inputs_from(facts))
@@ -1093,10 +1077,3 @@ def _inputs_from(facts: Facts) -> SignalInputs:
         late_invoices=[(inv.days_late, inv.record) for inv in facts.money.invoices if inv.due_on < facts.as_of],
         broken_commitments=by["broken_commitments"].records)
 
-
-def client_signal_levels(session: Session, *, workspace: Workspace, client_ids, as_of: date | None = None
-                         ) -> dict[int, str]:
-    """"ok", "amber" or "red" per client, from its signals across engagements; other workspaces' ids left out."""
-    clients = session.exec(select(Client).where(Client.workspace_id == workspace.id,
-                                                col(Client.id).in_(list(client_ids))))
-    return {c.id: client_signals(session, workspace=workspace, client=c, as_of=as_of).level for c in clients}

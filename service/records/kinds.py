@@ -1,13 +1,12 @@
 """Every record kind: its body schema, its family, and which earlier records it may refer to."""
 
 from dataclasses import dataclass, field
-from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from service.engagements.models import Terms
-from service.fields import AnyTime, Currency, LongText, MinorUnits, ShortText
+from service.fields import AnyTime, Currency, Day, LongText, MinorUnits, ShortText
 
 
 class Direction(StrEnum):
@@ -67,8 +66,8 @@ class NoShow(Body):
 
 
 class ReportSent(Body):
-    period_from: date | None = None
-    period_to: date | None = None
+    period_from: Day | None = None
+    period_to: Day | None = None
 
 
 class DeliverableDelivered(Body):
@@ -86,9 +85,9 @@ class InvoiceIssued(Body):
     invoice_number: str = Field(min_length=1, max_length=64)
     amount_minor: MinorUnits
     currency: Currency
-    due_on: date | None = Field(default=None, description="defaults to the issue date plus payment_terms_days")
-    period_from: date | None = None
-    period_to: date | None = None
+    due_on: Day | None = Field(default=None, description="defaults to the issue date plus payment_terms_days")
+    period_from: Day | None = None
+    period_to: Day | None = None
 
 
 class PaymentReceived(Body):
@@ -109,7 +108,7 @@ class EngagementOpened(Body):
 
 class TermsChanged(Body):
     changes: dict = Field(description="the terms fields that change, with their new values")
-    effective_on: date | None = None
+    effective_on: Day | None = None
 
 
 class NoticeForm(StrEnum):
@@ -120,7 +119,7 @@ class NoticeForm(StrEnum):
 class NoticeGiven(Body):
     given_by: Party
     form: NoticeForm
-    effective_on: date | None = Field(default=None, description="defaults to the day the notice was given")
+    effective_on: Day | None = Field(default=None, description="defaults to the day the notice was given")
 
 
 class AccessRevoked(Body):
@@ -130,7 +129,7 @@ class AccessRevoked(Body):
 
 class EngagementEnded(Body):
     ended_by: Party
-    ended_on: date | None = None
+    ended_on: Day | None = None
 
 
 class DisputeStep(Body):
@@ -140,7 +139,7 @@ class DisputeStep(Body):
 class Commitment(Body):
     promised_by: Party
     promise: ShortText
-    due_on: date | None = None
+    due_on: Day | None = None
 
 
 class Amendment(Body):

@@ -23,8 +23,6 @@ from service.facts.service import (
     parse_percent,
     rate_on,
     set_thresholds,
-    signal_levels,
-    statement_of_facts,
 )
 from tests import factories
 
@@ -449,22 +447,20 @@ def test_average_days_late_counts_on_time_invoices_as_zero(session, owner, make)
 def test_thresholds_set_per_workspace_change_the_levels(session, owner, make):
     engagement, add = make()
     add("no_show", at("2026-02-20", 10, 20), meeting_at="2026-02-20T10:00:00Z", party="client")
-    assert signal_levels(session, workspace=owner.workspace, engagement_ids=[engagement.id],
-                         as_of=date(2026, 3, 1)) == {engagement.id: "amber"}
+    other = factories.make_member(session, workspace_name="Other Co")
+    theirs = factories.make_engagement(session, member=other)
+    factories.append(session, member=other, engagement=theirs, kind="no_show", occurred_at=at("2026-02-20", 10, 20),
+                     meeting_at="2026-02-20T10:00:00Z", party="client")
+    assert facts_of(session, owner, engagement, "2026-03-01").level == "amber"
     set_thresholds(session, workspace=owner.workspace, actor=owner.actor,
                    data=ThresholdsIn(no_shows=Level(amber=2, red=3)))
     facts = facts_of(session, owner, engagement, "2026-03-01")
     assert (signal(facts, "no_shows").amber, signal(facts, "no_shows").level, facts.level) == (2, "ok", "ok")
     set_thresholds(session, workspace=owner.workspace, actor=owner.actor,
                    data=ThresholdsIn(no_shows=Level(amber=1, red=1)))
-    assert signal_levels(session, workspace=owner.workspace, engagement_ids=[engagement.id, 999_999],
-                         as_of=date(2026, 3, 1)) == {engagement.id: "red"}
-
-
-def test_another_workspaces_engagement_has_no_level(session, owner, make):
-    engagement, _ = make()
-    other = factories.make_member(session, workspace_name="Other Co")
-    assert signal_levels(session, workspace=other.workspace, engagement_ids=[engagement.id]) == {}
+    assert facts_of(session, owner, engagement, "2026-03-01").level == "red"
+    # The other workspace keeps the default thresholds.
+    assert facts_of(session, other, theirs, "2026-03-01").level == "amber"
 
 
 def test_client_signals_pool_the_clients_engagements(session, owner):
@@ -503,7 +499,7 @@ def test_statement_lines_cite_records_and_exhibits(session, owner, make):
     engagement, add = make(trial_ends_on=date(2026, 1, 10))
     report = factories.append(session, member=owner, engagement=engagement, kind="report_sent",
                               occurred_at=at("2026-01-20"), attachments=[sha]).idx
-    lines = statement_of_facts(session, workspace=owner.workspace, engagement=engagement, as_of=date(2026, 2, 1))
+    lines = facts_of(session, owner, engagement, "2026-02-01").statement
     assert [line.number for line in lines] == list(range(1, len(lines) + 1))
     assert lines[0].refs[0].index == 0 and "started on 5 Jan 2026, at £450.00 a day" in lines[0].text
     trial = next(line for line in lines if line.text.startswith("The trial period ended"))
@@ -567,7 +563,7 @@ def test_balances_never_go_below_zero_without_an_overpayment_fact(amount, paymen
     ledger = Ledger(engagement=Engagement(id=1, workspace_id=1, client_id=1, title="t", started_on=start,
                                           notice_days=0, notice_form="written", payment_terms_days=30,
                                           rate_minor=0, currency="GBP", rate_unit="day", jurisdiction="uk"),
-                    items=items, exhibits={}, retracted=[], amended=[])
+                    items=items, exhibits={}, retracted=[])
     terms = Terms(started_on=start, jurisdiction="uk")
     invoice, = _money(ledger, terms, _rate_table_shipped(), start + timedelta(days=as_of)).invoices
     paid = sum(a for _, a in payments)

@@ -77,6 +77,11 @@ def test_invoice_due_date_defaults_from_payment_terms(api, engagement):
     ({"kind": "amendment", "refs": [0], "body": {"reason": "typo", "body": {"summary": 5}}}, "summary"),
     ({"kind": "retraction", "refs": [0]}, "reason"),
     ({"kind": "call", "surprise": 1}, "surprise"),
+    # Days far enough out to break date arithmetic (a half-year before year 1, notice beyond year 9999).
+    ({"kind": "invoice_issued", "body": {"invoice_number": "1", "amount_minor": 1, "currency": "GBP",
+                                         "due_on": "0001-02-01"}}, "due_on"),
+    ({"kind": "notice_given", "body": {"given_by": "client", "form": "written", "effective_on": "9999-12-30"}},
+     "effective_on"),
 ])
 def test_bad_records_are_refused_naming_the_field_and_change_nothing(api, engagement, record, field):
     before = api.get(f"/api/v1/engagements/{engagement.id}").json()
