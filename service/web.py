@@ -64,10 +64,12 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
 
 
-def render(request: Request, template: str, context: dict, *, block: str | None = None,
+def render(request: Request, template: str, context: dict, *, block: str | list[str] | None = None,
            status_code: int = 200) -> HTMLResponse:
-    """Renders `block` alone when htmx asked for it, else the whole page."""
+    """Renders `block` alone (or a list of blocks, one after another) when htmx asked for it, else the whole
+    page."""
     context = {"principal": getattr(request.state, "principal", None), **context}
     if block and is_htmx(request):
-        return templates.TemplateResponse(request, template, context, block_name=block, status_code=status_code)
+        blocks = {"block_names": block} if isinstance(block, list) else {"block_name": block}
+        return templates.TemplateResponse(request, template, context, status_code=status_code, **blocks)
     return templates.TemplateResponse(request, template, context, status_code=status_code)

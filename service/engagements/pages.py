@@ -1,18 +1,17 @@
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
-from service.clients.service import get_client, list_clients
+from service.clients.service import list_clients
 from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, Jurisdiction, NoticeForm, RateUnit
+from service.engagements.panels import ledger_context
 from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
 from service.facts.service import engagement_facts
-from service.ledger import service as ledger
 from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
 from service.money import parse_hundredths
-from service.records.pages import timeline_context
-from service.records.service import weekly_activity
+from service.records.pages import engagement_page_context, timeline_context
 from service.web import form_int, is_htmx, redirect, render
 
 router = APIRouter()
@@ -71,66 +70,25 @@ def new_engagement(request: Request, principal: WriterDep, session: SessionDep, 
     return redirect(request, f"/engagements/{engagement.id}")
 
 
-def ledger_context(session, principal, engagement) -> dict:
-    """What the ledger panel shows: with the client, whose name the receipt form suggests as the recipient."""
-    return {"client": get_client(session, workspace=principal.workspace, client_id=engagement.client_id),
-            "key_id": ledger.key_id(principal.workspace),
-            "checkpoint": ledger.last_checkpoint(session, engagement=engagement)}
-
-
-def page_extras(session, principal, engagement) -> dict:
-    """What the engagement page shows beside the timeline: terms (on the engagement), chart, ledger panel."""
-    return {**ledger_context(session, principal, engagement),
-            "chart": activity_chart(weekly_activity(session, engagement=engagement))}
-
-
-CHART_FAMILIES = ("interaction", "work", "money", "contract")
-CHART_WEEKS = 104  # two years at most: wider than that and a week's bar is thinner than a pixel on a phone
-BAR, GAP, HEIGHT = 10, 2, 80
-
-
-def activity_chart(weeks: list) -> dict:
-    """Geometry for the stacked weekly bars, worked out here so that the template only places rectangles."""
-    shown = weeks[-CHART_WEEKS:]
-    peak = max((sum(c.get(f, 0) for f in CHART_FAMILIES) for _, c in shown), default=0)
-    bars = []
-    for n, (week, counts) in enumerate(shown):
-        y, stack = HEIGHT, []
-        for family in CHART_FAMILIES:
-            count = counts.get(family, 0)
-            if count:
-                height = max(1.0, HEIGHT * count / peak)
-                y -= height
-                stack.append({"family": family, "count": count, "y": round(y, 2), "height": round(height, 2)})
-        bars.append({"week": week, "x": n * (BAR + GAP), "stack": stack,
-                     "total": sum(s["count"] for s in stack)})
-    totals = {f: sum(c.get(f, 0) for _, c in shown) for f in CHART_FAMILIES}
-    return {"bars": bars, "width": max(len(shown) * (BAR + GAP), 1), "height": HEIGHT, "bar": BAR, "peak": peak,
-            "families": CHART_FAMILIES, "totals": totals, "first": shown[0][0] if shown else None,
-            "last": shown[-1][0] if shown else None, "cut": len(weeks) > len(shown)}
-
-
 @router.get("/engagements/{engagement_id}")
 def engagement_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep,
                     cursor: str | None = None):
     """The whole page; for htmx, just the filtered timeline, or with a cursor its next page."""
-    context = timeline_context(request, session, principal, engagement, cursor=cursor)
     if is_htmx(request):
+        context = timeline_context(request, session, principal, engagement, cursor=cursor)
         return render(request, "engagements/detail.html", context, block="more" if cursor else "timeline")
-    context.update(page_extras(session, principal, engagement))
-    return render(request, "engagements/detail.html", context)
+    return render(request, "engagements/detail.html", engagement_page_context(request, session, principal, engagement))
 
 
 @router.get("/engagements/{engagement_id}/verify")
 def verify_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
     """Re-hashes the whole ledger, so the page asks for it after loading rather than on every view."""
     report = verify_engagement(session, workspace=principal.workspace, engagement=engagement)
-    context = {"engagement": engagement, "report": report}
     if is_htmx(request):
-        return render(request, "engagements/detail.html", context, block="verify")
-    context.update(timeline_context(request, session, principal, engagement))
-    context.update(page_extras(session, principal, engagement))
-    return render(request, "engagements/detail.html", context)
+        return render(request, "engagements/detail.html", {"engagement": engagement, "report": report},
+                      block="verify")
+    return render(request, "engagements/detail.html",
+                  engagement_page_context(request, session, principal, engagement, report=report))
 
 
 @router.post("/engagements/{engagement_id}/receipt")
@@ -145,12 +103,11 @@ def share_receipt(request: Request, engagement: EngagementDep, principal: Writer
     if not errors:
         receipt = share_checkpoint(session, principal=principal, engagement=engagement, recipient=recipient,
                                    method=method)
-    context = {"engagement": engagement, "receipt": receipt, "receipt_errors": errors, "receipt_form": form,
-               **ledger_context(session, principal, engagement)}
+    shown = {"receipt": receipt, "receipt_errors": errors, "receipt_form": form}
     status = 422 if errors else 200
     if is_htmx(request):
-        return render(request, "engagements/detail.html", context, block="ledger", status_code=status)
-    context.update(timeline_context(request, session, principal, engagement))
-    context.update(page_extras(session, principal, engagement))
-    context["checkpoint"] = ledger.last_checkpoint(session, engagement=engagement)
-    return render(request, "engagements/detail.html", context, status_code=status)
+        return render(request, "engagements/detail.html",
+                      {"engagement": engagement, **shown, **ledger_context(session, principal, engagement)},
+                      block="ledger", status_code=status)
+    return render(request, "engagements/detail.html",
+                  engagement_page_context(request, session, principal, engagement, **shown), status_code=status)

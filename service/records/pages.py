@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from service.config import get_settings
 from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
+from service.engagements.panels import ledger_context, page_extras
 from service.errors import DomainError
 from service.evidence.api import INLINE_TYPES
 from service.evidence.api import store as evidence_store
@@ -177,11 +178,17 @@ def timeline_context(request: Request, session, principal, engagement, *, cursor
     # A later page continues the day the previous page ended on, without repeating its heading.
     previous_day = decode_cursor(cursor)[0].date() if cursor else None
     days = [(day, list(group)) for day, group in groupby(items, key=lambda r: r.occurred_at.date())]
-    context = {"engagement": engagement, "items": items, "days": days, "previous_day": previous_day,
+    context = {"engagement": engagement, "days": days, "previous_day": previous_day,
                "files": _files(session, principal, items), "next_cursor": next_cursor, "filters": filters,
                "preview_types": PREVIEW_TYPES}
     context.update(record_form_context(session, engagement, request.query_params.get("add", "call"), {}, {}))
     return context
+
+
+def engagement_page_context(request: Request, session, principal, engagement, **extra) -> dict:
+    """Everything the whole engagement page shows: the timeline, the ledger panel and the chart."""
+    return {**timeline_context(request, session, principal, engagement),
+            **page_extras(session, principal, engagement), **extra}
 
 
 def record_form_context(session, engagement, kind: str, form: dict, errors: dict) -> dict:
@@ -280,10 +287,10 @@ def add_record(request: Request, engagement: EngagementDep, principal: WriterDep
 
 def _page_with_form(request, session, principal, engagement, form: dict, attachments: list[str],
                     errors: dict | None = None, *, block: str | None = None, status_code: int = 200):
-    """The engagement page with the quick-add form holding what was typed and attached (for htmx, `block`)."""
-    context = timeline_context(request, session, principal, engagement)
-    if not (block and is_htmx(request)):
-        context.update(_page_extras(session, principal, engagement))
+    """The engagement page with the quick-add form holding what was typed and attached (for htmx, the form's
+    `block` alone)."""
+    context = ({"engagement": engagement} if block and is_htmx(request)
+               else engagement_page_context(request, session, principal, engagement))
     context.update(record_form_context(session, engagement, form.get("kind", ""), form, errors or {}))
     context["form"]["attachments"] = attachments
     context["form_files"] = evidence_by_hash(session, workspace=principal.workspace, hashes=attachments)
@@ -385,24 +392,10 @@ def _correct(request, session, principal, engagement, index: int, form: dict, wh
         return render(request, "engagements/record.html", context, block="record", status_code=422)
     if is_htmx(request):
         # The record, and the ledger panel out of band: the correction grew the ledger and moved its root.
-        context = {"principal": principal, "oob": True, **_record_context(session, principal, engagement, index),
-                   **_ledger_context(session, principal, engagement)}
-        return templates.TemplateResponse(request, "engagements/detail.html", context,
-                                          block_names=["record", "ledger"])
+        context = {"oob": True, **_record_context(session, principal, engagement, index),
+                   **ledger_context(session, principal, engagement)}
+        return render(request, "engagements/detail.html", context, block=["record", "ledger"])
     return redirect(request, _timeline_at(engagement, target_row))
-
-
-def _ledger_context(session, principal, engagement) -> dict:
-    # Imported here: engagements.pages imports this module for timeline_context.
-    from service.engagements.pages import ledger_context
-
-    return ledger_context(session, principal, engagement)
-
-
-def _page_extras(session, principal, engagement) -> dict:
-    from service.engagements.pages import page_extras
-
-    return page_extras(session, principal, engagement)
 
 
 @router.post("/engagements/{engagement_id}/records/{index}/amend")

@@ -89,7 +89,8 @@ def test_add_with_a_file_amend_retract_and_copy_the_receipt(page, owner_link, en
     email = page.locator("#r2")
     email.get_by_text("Amend or retract").click()
     email.get_by_role("button", name="Retract").click()  # the browser refuses: the reason is required
-    expect(email).not_to_have_class("retracted")
+    assert email.get_by_label("Reason for retracting").evaluate("el => el.validity.valueMissing")
+    expect(email).not_to_contain_class("retracted")
     email.get_by_label("Reason for retracting").fill("logged on the wrong engagement")
     email.get_by_role("button", name="Retract").click()
     expect(email).to_have_class("record retracted family-interaction")
