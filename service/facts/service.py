@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from threading import Lock
 
@@ -966,15 +966,26 @@ _CACHE_LOCK = Lock()
 CACHE_SIZE = 512
 
 
-def _settings_key(session: Session, workspace: Workspace) -> tuple:
-    rates = tuple(session.exec(select(ReferenceRate.series, ReferenceRate.effective_on, ReferenceRate.rate_bp,
-                                      ReferenceRate.source).where(ReferenceRate.workspace_id == workspace.id)
-                               .order_by(ReferenceRate.series, ReferenceRate.effective_on)))
-    return rates, tuple(sorted(_threshold_rows(session, workspace).items()))
+@dataclass(frozen=True)
+class Settings:
+    """A workspace's reference-rate table and signal thresholds: read once for all the facts a request shows,
+    and part of the cache key, since changing either changes the facts."""
+
+    rates: dict[str, list[Rate]]
+    thresholds: dict[str, tuple[int, int]]
+
+    @cached_property
+    def key(self) -> tuple:
+        return (tuple((series, tuple(rates)) for series, rates in sorted(self.rates.items())),
+                tuple(sorted(self.thresholds.items())))
+
+
+def facts_settings(session: Session, workspace: Workspace) -> Settings:
+    return Settings(rates=_rate_table(session, workspace), thresholds=_thresholds(session, workspace))
 
 
 def engagement_facts(session: Session, *, workspace: Workspace, engagement: Engagement,
-                     as_of: date | None = None) -> Facts:
+                     as_of: date | None = None, settings: Settings | None = None) -> Facts:
     """Every fact, signal and statement line of one engagement, as of a day (today, UTC, by default).
 
     Today's answer is cached by (engagement, tree size, root hash, day, the workspace's rates and thresholds):
@@ -983,14 +994,15 @@ def engagement_facts(session: Session, *, workspace: Workspace, engagement: Enga
     """
     today = datetime.now(UTC).date()
     as_of = as_of or today
+    settings = settings or facts_settings(session, workspace)
     if as_of != today:
-        return _compute(session, workspace, engagement, as_of)
-    key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, _settings_key(session, workspace))
+        return _compute(session, engagement, as_of, settings)
+    key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, settings.key)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    facts = _compute(session, workspace, engagement, as_of)
+    facts = _compute(session, engagement, as_of, settings)
     with _CACHE_LOCK:
         _CACHE[key] = facts
         while len(_CACHE) > CACHE_SIZE:
@@ -1012,21 +1024,21 @@ def _gc_paused():
             gc.enable()
 
 
-def _compute(session: Session, workspace: Workspace, engagement: Engagement, as_of: date) -> Facts:
+def _compute(session: Session, engagement: Engagement, as_of: date, settings: Settings) -> Facts:
     with _gc_paused():
-        return _compute_facts(session, workspace, engagement, as_of)
+        return _compute_facts(session, engagement, as_of, settings)
 
 
-def _compute_facts(session: Session, workspace: Workspace, engagement: Engagement, as_of: date) -> Facts:
+def _compute_facts(session: Session, engagement: Engagement, as_of: date, settings: Settings) -> Facts:
     ledger = _read_ledger(session, engagement)
     terms, changes = _terms(ledger)
     client = session.get(Client, engagement.client_id)
     notice = _notice(ledger, terms)
     trial = _trial(ledger, terms, notice, as_of)
     work, work_totals = _work(ledger)
-    money = _money(ledger, terms, _rate_table(session, workspace), as_of)
+    money = _money(ledger, terms, settings.rates, as_of)
     commitments = _commitments(ledger, as_of)
-    signals = _signals(_signal_inputs(ledger, money, commitments, as_of), _thresholds(session, workspace))
+    signals = _signals(_signal_inputs(ledger, money, commitments, as_of), settings.thresholds)
     parts = {"client_name": client.name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
              "work_totals": work_totals, "money": money, "commitments": commitments, "signals": signals}
     statement = [StatementLine(number=n, text=text, refs=refs)
@@ -1038,17 +1050,19 @@ def _compute_facts(session: Session, workspace: Workspace, engagement: Engagemen
                  level=_worst(s.level for s in signals), statement=statement)
 
 
-def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None
-                   ) -> ClientSignals:
+def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None,
+                   settings: Settings | None = None) -> ClientSignals:
     """A client's signals across all its engagements: counts added up, the longest runs, the median and average
     over every reply and invoice; money totals per currency."""
     client = get_client(session, workspace=workspace, client_id=client.id)
     as_of = as_of or datetime.now(UTC).date()
+    settings = settings or facts_settings(session, workspace)
     inputs, levels, totals = [], {}, {}
     engagements = session.exec(select(Engagement).where(Engagement.workspace_id == workspace.id,
                                                         Engagement.client_id == client.id).order_by(Engagement.id))
     for engagement in engagements:
-        facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of)
+        facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of,
+                                 settings=settings)
         levels[engagement.id] = facts.level
         inputs.append(_inputs_from(facts))
         for t in facts.money.totals:
@@ -1059,7 +1073,7 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
                 for name in MoneyTotal.model_fields:
                     if name != "currency":
                         setattr(acc, name, getattr(acc, name) + getattr(t, name))
-    signals = _signals(_pool(inputs) if inputs else SignalInputs(), _thresholds(session, workspace))
+    signals = _signals(_pool(inputs) if inputs else SignalInputs(), settings.thresholds)
     return ClientSignals(client_id=client.id, client_name=client.name, as_of=as_of, engagements=levels,
                          signals=signals, level=_worst(s.level for s in signals),
                          money=[totals[c] for c in sorted(totals)])

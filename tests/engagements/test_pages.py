@@ -98,3 +98,26 @@ def test_viewer_sees_no_write_controls_on_dashboard_and_clients(app, session, ow
         response = client.post("/engagements", data={"csrf_token": client.csrf, "title": "x"},
                                follow_redirects=False)
         assert response.status_code == 403
+
+
+def test_the_dashboard_reads_the_workspace_facts_settings_once_however_many_engagements(
+        browser_session, session, owner, engine):
+    from sqlalchemy import event
+
+    for n in range(3):
+        factories.make_engagement(session, member=owner, title=f"Engagement {n}")
+    session.commit()
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    browser_session.get("/")  # computes and caches
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        html = browser_session.get("/").text
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert html.count('href="/engagements/') >= 3
+    assert sum("FROM reference_rate" in s for s in statements) == 1
+    assert sum("FROM signal_threshold" in s for s in statements) == 1
