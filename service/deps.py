@@ -3,7 +3,7 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
 from service.accounts.service import Principal, session_principal, token_principal
@@ -13,6 +13,10 @@ from service.db import UNSAFE_METHODS, get_session
 from service.engagements.models import Engagement
 from service.engagements.service import get_engagement
 from service.errors import Forbidden, Unauthorized
+
+# A row id or record index in a URL: what a database integer can hold, so that an absurd number is refused by
+# name instead of overflowing the driver.
+Id = Annotated[int, Path(ge=0, le=2**63 - 1)]
 
 SESSION_COOKIE = "docket_session"
 CSRF_HEADER = "x-csrf-token"
@@ -78,11 +82,11 @@ def owner_principal(principal: PrincipalDep) -> Principal:
 OwnerDep = Annotated[Principal, Depends(owner_principal)]
 
 
-def current_client(client_id: int, principal: PrincipalDep, session: SessionDep) -> Client:
+def current_client(client_id: Id, principal: PrincipalDep, session: SessionDep) -> Client:
     return get_client(session, workspace=principal.workspace, client_id=client_id)
 
 
-def current_engagement(engagement_id: int, request: Request, principal: PrincipalDep,
+def current_engagement(engagement_id: Id, request: Request, principal: PrincipalDep,
                        session: SessionDep) -> Engagement:
     return get_engagement(session, workspace=principal.workspace, engagement_id=engagement_id,
                           lock=request.method in UNSAFE_METHODS)

@@ -21,7 +21,7 @@ from service.accounts.service import (
     switch_workspace,
 )
 from service.config import get_settings
-from service.deps import SESSION_COOKIE, OwnerDep, PrincipalDep, SessionDep
+from service.deps import SESSION_COOKIE, Id, OwnerDep, PrincipalDep, SessionDep
 from service.errors import DomainError, Invalid
 from service.web import render
 
@@ -129,7 +129,7 @@ def new_token(request: Request, principal: OwnerDep, session: SessionDep,
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
-def revoke_token(token_id: int, principal: OwnerDep, session: SessionDep):
+def revoke_token(token_id: Id, principal: OwnerDep, session: SessionDep):
     revoke_api_token(session, workspace=principal.workspace, token_id=token_id)
     return RedirectResponse("/settings", status_code=303)
 
@@ -145,7 +145,7 @@ def new_member(request: Request, principal: OwnerDep, session: SessionDep,
 
 
 @router.post("/settings/members/{user_id}")
-def change_member_page(user_id: int, principal: OwnerDep, session: SessionDep, role: Annotated[Role, Form()],
+def change_member_page(user_id: Id, principal: OwnerDep, session: SessionDep, role: Annotated[Role, Form()],
                        remove: Annotated[str, Form()] = ""):
     change_member(session, workspace=principal.workspace, actor_id=principal.user_id, user_id=user_id,
                   role=None if remove else role)

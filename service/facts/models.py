@@ -42,7 +42,7 @@ class SignalThreshold(SQLModel, table=True):
 
 
 class RateIn(SQLModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     series: Series
     effective_on: date
     rate_bp: StrictInt = Field(ge=-1000, le=10_000, description="basis points: 525 = 5.25%")

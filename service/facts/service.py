@@ -201,9 +201,9 @@ def add_rate(session: Session, *, workspace: Workspace, actor: str, data: RateIn
         ReferenceRate.effective_on == data.effective_on)).first()
     if row is None:
         row = ReferenceRate(workspace_id=workspace.id, series=data.series, effective_on=data.effective_on,
-                            rate_bp=data.rate_bp, source=data.source.strip(), created_by=actor)
+                            rate_bp=data.rate_bp, source=data.source, created_by=actor)
     else:
-        row.rate_bp, row.source, row.created_by = data.rate_bp, data.source.strip(), actor
+        row.rate_bp, row.source, row.created_by = data.rate_bp, data.source, actor
     session.add(row)
     session.flush()
     shipped = {(r.series, r.effective_on) for r in shipped_rates()}

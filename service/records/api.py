@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
+from service.deps import EngagementDep, Id, PrincipalDep, SessionDep, WriterDep
 from service.idempotency import IdempotencyDep
 from service.records.models import RecordIn, RecordPage, RecordPublic
 from service.records.service import append_record, describe, get_record, list_records, public_record
@@ -46,6 +46,6 @@ def get_records(
 
 
 @router.get("/{index}", response_model=RecordPublic)
-def get_one(index: int, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
+def get_one(index: Id, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
     record = get_record(session, engagement=engagement, index=index)
     return describe(session, engagement=engagement, records=[record])[0]

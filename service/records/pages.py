@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.config import get_settings
-from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
+from service.deps import EngagementDep, FormDep, Id, PrincipalDep, SessionDep, WriterDep
 from service.engagements.panels import ledger_context, page_extras
 from service.errors import DomainError
 from service.evidence.api import INLINE_TYPES
@@ -399,19 +399,19 @@ def _correct(request, session, principal, engagement, index: int, form: dict, wh
 
 
 @router.post("/engagements/{engagement_id}/records/{index}/amend")
-def amend_record(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+def amend_record(request: Request, index: Id, engagement: EngagementDep, principal: WriterDep,
                  session: SessionDep, form: FormDep):
     return _correct(request, session, principal, engagement, index, form, "amendment")
 
 
 @router.post("/engagements/{engagement_id}/records/{index}/retract")
-def retract_record(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+def retract_record(request: Request, index: Id, engagement: EngagementDep, principal: WriterDep,
                    session: SessionDep, form: FormDep):
     return _correct(request, session, principal, engagement, index, form, "retraction")
 
 
 @router.get("/engagements/{engagement_id}/records/{index}/correct")
-def correct_page(request: Request, index: int, engagement: EngagementDep, principal: WriterDep,
+def correct_page(request: Request, index: Id, engagement: EngagementDep, principal: WriterDep,
                  session: SessionDep):
     """The amend and retract forms of one record: fetched when asked for (htmx swaps them into the record),
     not rendered for every record on every page; without JavaScript, a page of their own."""
@@ -420,7 +420,7 @@ def correct_page(request: Request, index: int, engagement: EngagementDep, princi
 
 
 @router.get("/engagements/{engagement_id}/records/{index}")
-def record_page(request: Request, index: int, engagement: EngagementDep, principal: PrincipalDep,
+def record_page(request: Request, index: Id, engagement: EngagementDep, principal: PrincipalDep,
                 session: SessionDep):
     """One record (htmx: its block, as the amend form's Cancel asks); a plain visit goes to it on the timeline."""
     if is_htmx(request):

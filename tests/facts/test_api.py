@@ -93,6 +93,7 @@ def test_the_owner_adds_and_overrides_rates(owner_session, session):
     ({"series": "boe_base", "effective_on": "yesterday", "rate_bp": 350, "source": "x"}, ["body", "effective_on"]),
     ({"series": "boe_base", "effective_on": "2026-02-05", "rate_bp": 3.5, "source": "x"}, ["body", "rate_bp"]),
     ({"series": "boe_base", "effective_on": "2026-02-05", "rate_bp": 350, "source": ""}, ["body", "source"]),
+    ({"series": "boe_base", "effective_on": "2026-02-05", "rate_bp": 350, "source": "   "}, ["body", "source"]),
 ])
 def test_bad_rates_name_the_field_and_store_nothing(owner_session, session, payload, loc):
     response = owner_session.post("/api/v1/reference-rates", json=payload)

@@ -175,3 +175,13 @@ def test_external_id_makes_imports_rerunnable(api, engagement):
     different = post(api, engagement, **{**record, "body": {"summary": "Something else"}})
     assert different.status_code == 409 and "external_id" in different.text
     assert api.get(f"/api/v1/engagements/{engagement.id}").json()["tree_size"] == 2
+
+
+def test_ids_too_big_for_a_database_integer_are_refused_by_name(api, browser_session, engagement):
+    huge = "9" * 25
+    for url in (f"/api/v1/engagements/{huge}", f"/api/v1/engagements/{engagement.id}/records/{huge}",
+                f"/api/v1/clients/{huge}"):
+        response = api.get(url)
+        assert response.status_code == 422, url
+    assert browser_session.get(f"/engagements/{engagement.id}/records/{huge}").status_code == 422
+    assert browser_session.get(f"/engagements/{huge}").status_code == 422
