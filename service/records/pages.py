@@ -38,9 +38,9 @@ from service.web import form_datetime, form_int, is_htmx, redirect, render, temp
 
 router = APIRouter()
 
-# Images the browser may show inline from our evidence endpoint. Not SVG: it can carry script, and although an
-# <img> would not run it, opening the file's URL directly would.
-PREVIEW_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+# Images the timeline previews: the image types the evidence endpoint serves inline (never SVG, which can carry
+# script).
+PREVIEW_TYPES = frozenset(t for t in INLINE_TYPES if t.startswith("image/"))
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def record_facts(kind: str, body: dict, currency: str) -> list[tuple[str, str]]:
 
 
 templates.env.globals.update(KIND_FIELDS=KIND_FIELDS, form_values=form_values, record_facts=record_facts,
-                             inline_types=INLINE_TYPES)
+                             inline_types=INLINE_TYPES, preview_types=PREVIEW_TYPES)
 
 
 def _common_body(form: dict) -> dict:
@@ -179,8 +179,7 @@ def timeline_context(request: Request, session, principal, engagement, *, cursor
     previous_day = decode_cursor(cursor)[0].date() if cursor else None
     days = [(day, list(group)) for day, group in groupby(items, key=lambda r: r.occurred_at.date())]
     context = {"engagement": engagement, "days": days, "previous_day": previous_day,
-               "files": _files(session, principal, items), "next_cursor": next_cursor, "filters": filters,
-               "preview_types": PREVIEW_TYPES}
+               "files": _files(session, principal, items), "next_cursor": next_cursor, "filters": filters}
     context.update(record_form_context(session, engagement, request.query_params.get("add", "call"), {}, {}))
     return context
 
@@ -341,8 +340,7 @@ def record_fields(request: Request, engagement: EngagementDep, principal: Writer
 def _record_context(session, principal, engagement, index: int, **extra) -> dict:
     record = describe(session, engagement=engagement,
                       records=[get_record(session, engagement=engagement, index=index)])[0]
-    return {"engagement": engagement, "r": record, "files": _files(session, principal, [record]),
-            "preview_types": PREVIEW_TYPES, **extra}
+    return {"engagement": engagement, "r": record, "files": _files(session, principal, [record]), **extra}
 
 
 def _editing(index: int, form: dict | None = None, errors: dict | None = None, which: str = "") -> dict:
