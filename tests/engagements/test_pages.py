@@ -51,6 +51,7 @@ def test_dashboard_lists_client_status_activity_and_money(browser_session, sessi
     invoice(session, owner, engagement, "INV-1", 123_456)
     html = browser_session.get("/").text
     assert "Outbound sales" in html and "Northwind Ltd" in html and "02 Feb 2026" in html
+    assert '<span class="status active">active</span>' in html
     assert "£1,234.56" in html and 'class="money owed"' in html
     client_page = browser_session.get(f"/clients/{engagement.client_id}").text
     assert "Outbound sales" in client_page and "£1,234.56" in client_page

@@ -44,6 +44,8 @@ def test_the_facts_page_shows_facts_signals_and_statement_escaped(browser_sessio
     assert "Sales &lt;b&gt;bold&lt;/b&gt;" in html
     assert f'href="/engagements/{engagement.id}/records/1"' in html
     assert "estimates, not legal advice" in html
+    statement = html[html.index('<ol class="statement">'):]
+    assert '<li value="1" id="fact-1">' in statement and "Invoice &lt;script&gt;alert(1)&lt;/script&gt;" in statement
     # The response time chart is inline SVG drawn by the server: 48 h from the email out to the reply.
     assert "<svg" in html and "<title>Record #6: 48 h</title>" in html
 
