@@ -1,0 +1,166 @@
+"""The black-box suite: a real `docket serve` (SQLite with one worker; PostgreSQL with four, on a database of its
+own) set up with the `docket` command and driven only over HTTP, as another tool would.
+
+Two workspaces: A ("My workspace", made when the server first starts, populated here over the API) and B (the
+demo workspace, with an owner of its own who is no member of A). Without PostgreSQL when one is asked for, or
+without schemathesis, the suite skips, except under DOCKET_REQUIRE_ALL (set by .ci/run), where it fails."""
+
+import os
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.blackbox.server import LINK, DocketServer, fresh_database, sign_in
+
+DATABASE_URL = os.environ.get("DOCKET_TEST_DATABASE_URL", "sqlite://")
+POSTGRES = DATABASE_URL.startswith("postgresql")
+# PostgreSQL is the many-process deployment: appends from several processes meet in the database.
+WORKERS = 4 if POSTGRES else 1
+
+
+def skip_or_fail(message: str):
+    if os.environ.get("DOCKET_REQUIRE_ALL"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pytest_report_header(config):
+    return f"black-box servers: {'PostgreSQL, 4 workers' if POSTGRES else 'SQLite, 1 worker'}"
+
+
+@pytest.fixture(scope="session")
+def make_server(tmp_path_factory):
+    """Makes servers that are stopped, and whose databases are dropped, at the end of the run."""
+    made: list[tuple[DocketServer, object]] = []
+
+    def make(name: str, *, workers: int = WORKERS, **env: str) -> DocketServer:
+        data_dir = tmp_path_factory.mktemp(f"blackbox-{name}")
+        try:
+            url, drop = fresh_database(DATABASE_URL, data_dir)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database server means the same
+            skip_or_fail(f"cannot make a database for the black-box server at {DATABASE_URL.split('@')[-1]}: {exc}")
+        server = DocketServer(data_dir, url, workers=workers, extra_env=env)
+        made.append((server, drop))
+        return server
+
+    yield make
+    for server, drop in made:
+        server.stop()
+        server.dispose()
+        drop()
+
+
+def api_client(server: DocketServer, token: str | None = None, **options) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=server.url, headers=headers, timeout=options.pop("timeout", 60), **options)
+
+
+def record(summary: str, kind: str = "call", **body) -> dict:
+    return {"kind": kind, "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            "body": {"summary": summary, **body}}
+
+
+def key() -> str:
+    return f"bb-{secrets.token_hex(8)}"
+
+
+@dataclass
+class World:
+    server: DocketServer
+    slug_a: str
+    slug_b: str
+    token_a: str  # write token of workspace A
+    token_a_read: str
+    token_b: str  # write token of workspace B
+    owner_a: httpx.Client  # pages: the owner of A, signed in (cookie + CSRF)
+    owner_b: httpx.Client  # pages: the owner of B, no member of A
+    api_a: httpx.Client
+    api_b: httpx.Client
+    victim_email: str  # a person with an account in B only
+    victim_link: str
+    client_id: int
+    engagement_id: int
+    other_engagement_id: int
+    indices: list[int]
+    sha256: str
+    token_id_a: int  # an API token of A (the read one)
+    member_id_a: int  # a user who is a member of A only
+    ids: dict[str, object] = field(default_factory=dict)
+
+    def records_url(self, engagement_id: int | None = None) -> str:
+        return f"/api/v1/engagements/{engagement_id or self.engagement_id}/records"
+
+    def login_link(self, email: str) -> str:
+        """A new one-time login link, as an operator prints one with `docket user link`."""
+        return LINK.search(self.server.cli("user", "link", email).stdout).group(0)
+
+
+@pytest.fixture(scope="session")
+def server(make_server) -> DocketServer:
+    """The server most tests share, with the test-only fault hook switched on."""
+    server = make_server("main", DOCKET_FAULT_INJECTION="1")
+    server.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def world(server) -> World:
+    slugs = dict(server.query("SELECT is_demo, slug FROM workspace"))
+    slug_a, slug_b = slugs[False], slugs[True]
+    victim = "victim@example.test"
+    commands = {
+        "token_a": ("token", "create", "a-write", "--workspace", slug_a),
+        "token_a_read": ("token", "create", "a-read", "--workspace", slug_a, "--scope", "read"),
+        "token_b": ("token", "create", "b-write", "--workspace", slug_b),
+        "owner_b": ("user", "create", "owner-b@example.test", "--workspace", slug_b, "--role", "owner"),
+        "victim": ("user", "create", victim, "--workspace", slug_b, "--role", "editor"),
+        "member_a": ("user", "create", "editor-a@example.test", "--workspace", slug_a, "--role", "editor"),
+    }
+    with ThreadPoolExecutor(3) as pool:
+        out = dict(zip(commands, pool.map(lambda args: server.cli(*args).stdout.strip(), commands.values()),
+                       strict=True))
+    api_a, api_b = api_client(server, out["token_a"]), api_client(server, out["token_b"])
+
+    client = created(api_a.post("/api/v1/clients", json={"name": "Acme Buyer Ltd", "contacts": [{"name": "Jo"}]}))
+    terms = {"started_on": "2026-01-05", "trial_ends_on": "2026-02-05", "notice_days": 30, "rate_minor": 45000,
+             "currency": "GBP", "deliverables": ["Weekly report"]}
+    engagement = created(api_a.post("/api/v1/engagements",
+                                    json={"client_id": client["id"], "title": "Outbound sales", **terms}))
+    other = created(api_a.post("/api/v1/engagements",
+                               json={"client_id": client["id"], "title": "Second engagement", **terms}))
+    upload = created(api_a.post("/api/v1/evidence",
+                                files={"file": ("weekly report 1.pdf", b"%PDF-1.4 " + secrets.token_bytes(512),
+                                                "application/pdf")}))
+    records = f"/api/v1/engagements/{engagement['id']}/records"
+    call = created(api_a.post(records, json={**record("Intro call", duration_minutes=30),
+                                             "attachments": [upload["sha256"]]}))
+    invoice = created(api_a.post(records, json=record("Invoice 1", kind="invoice_issued", invoice_number="INV-1",
+                                                      amount_minor=90000, currency="GBP")))
+    scheduled = created(api_a.post(records, json=record("Demo", kind="meeting_scheduled",
+                                                        meeting_at="2026-03-01T10:00:00Z")))
+    amended = created(api_a.post(records, json={**record("Fix", kind="amendment", reason="typo",
+                                                         body={"summary": "Intro call (30 min)"}),
+                                                "refs": [call["index"]]}))
+    created(api_a.post(f"/api/v1/engagements/{engagement['id']}/receipts",
+                       json={"recipient": "Tom Reed", "method": "email"}))
+    owner_a = sign_in(server.url, server.first_link)
+    owner_b = sign_in(server.url, LINK.search(out["owner_b"]).group(0))
+    token_id = server.query("SELECT id FROM api_token WHERE name = 'a-read'")[0][0]
+    member_id = server.query("SELECT id FROM \"user\" WHERE email = 'editor-a@example.test'")[0][0]
+    return World(
+        server=server, slug_a=slug_a, slug_b=slug_b, token_a=out["token_a"], token_a_read=out["token_a_read"],
+        token_b=out["token_b"], owner_a=owner_a, owner_b=owner_b, api_a=api_a, api_b=api_b,
+        victim_email=victim, victim_link=LINK.search(out["victim"]).group(0), client_id=client["id"],
+        engagement_id=engagement["id"], other_engagement_id=other["id"],
+        indices=[call["index"], invoice["index"], scheduled["index"], amended["index"]], sha256=upload["sha256"],
+        token_id_a=token_id, member_id_a=member_id)
+
+
+def created(answer: httpx.Response) -> dict:
+    assert answer.status_code in (200, 201), f"{answer.request.method} {answer.request.url.path} answered " \
+                                             f"{answer.status_code}: {answer.text[:500]}"
+    return answer.json()
