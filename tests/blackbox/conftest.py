@@ -9,7 +9,6 @@ import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -59,9 +58,12 @@ def api_client(server: DocketServer, token: str | None = None, **options) -> htt
     return httpx.Client(base_url=server.url, headers=headers, timeout=options.pop("timeout", 60), **options)
 
 
+# Fixed, so that the same record sent again is the same request (Idempotency-Key fingerprints the body).
+OCCURRED_AT = "2026-06-01T09:30:00Z"
+
+
 def record(summary: str, kind: str = "call", **body) -> dict:
-    return {"kind": kind, "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-            "body": {"summary": summary, **body}}
+    return {"kind": kind, "occurred_at": OCCURRED_AT, "body": {"summary": summary, **body}}
 
 
 def key() -> str:

@@ -208,7 +208,13 @@ def sign_in(base_url: str, link: str) -> httpx.Client:
         form = client.post(path, data={"csrf_token": _login_csrf(answer.text)}, follow_redirects=False)
         assert form.status_code in (200, 303), f"confirming the login link answered {form.status_code}"
     assert "docket_session" in client.cookies, "the login link did not sign in"
-    home = client.get("/")
+    # Patient here, so that every test does not fail on one defect: whether a session works the moment its
+    # redirect arrives is tested on its own (test_acknowledgement).
+    for _ in range(30):
+        home = client.get("/")
+        if home.status_code != 303:
+            break
+        time.sleep(0.1)
     assert home.status_code == 200, f"/ answered {home.status_code} after signing in"
     client.csrf = csrf_of(home.text)
     return client
