@@ -6,12 +6,14 @@ demo workspace, with an owner of its own who is no member of A). Without Postgre
 without schemathesis, the suite skips, except under DOCKET_REQUIRE_ALL (set by .ci/run), where it fails."""
 
 import os
+import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
 
 from tests.blackbox.server import LINK, DocketServer, fresh_database, sign_in
 
@@ -166,3 +168,69 @@ def created(answer: httpx.Response) -> dict:
     assert answer.status_code in (200, 201), f"{answer.request.method} {answer.request.url.path} answered " \
                                              f"{answer.status_code}: {answer.text[:500]}"
     return answer.json()
+
+
+PARAM = re.compile(r"\{([a-z_]+)(?::[a-z]+)?\}")
+
+
+class RouteValues:
+    """Values for a route's path parameters, by name: a route with a parameter nobody knows how to fill fails the
+    suite, so that a new route cannot go unprobed."""
+
+    def __init__(self, values: dict[str, object]):
+        self.values = {k: str(v) for k, v in values.items()}
+
+    def fill(self, template: str) -> str:
+        def one(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in self.values:
+                raise AssertionError(f"the black-box suite has no value for parameter {{{name}}} of {template}: "
+                                     f"add one in tests/blackbox/conftest.py")
+            return self.values[name]
+
+        return PARAM.sub(one, template)
+
+
+def path_params(template: str) -> list[str]:
+    return PARAM.findall(template)
+
+
+@pytest.fixture(scope="session")
+def route_values(world) -> RouteValues:
+    """Workspace A's objects."""
+    return RouteValues({"engagement_id": world.engagement_id, "client_id": world.client_id,
+                        "index": world.indices[0], "sha256": world.sha256, "token_id": world.token_id_a,
+                        "user_id": world.member_id_a, "token": "no-such-login-link"})
+
+
+@pytest.fixture(scope="session")
+def missing_values() -> RouteValues:
+    """Ids no workspace has."""
+    return RouteValues({"engagement_id": 987654321, "client_id": 987654321, "index": 0, "sha256": "e" * 64,
+                        "token_id": 987654321, "user_id": 987654321, "token": "no-such-login-link"})
+
+
+@pytest.fixture(scope="session")
+def page_routes() -> list[tuple[str, str]]:
+    """(method, path template) of every route the app serves outside its OpenAPI (pages, health), read from the
+    app's own route table."""
+    from fastapi.routing import iter_route_contexts
+
+    from service.main import create_app
+
+    app = create_app(create_engine("sqlite://"))
+    routes = sorted({(method, route.path) for route in iter_route_contexts(app.routes)
+                     if route.methods and not getattr(route, "include_in_schema", True)
+                     for method in route.methods if method != "HEAD"})
+    assert len(routes) > 20, routes
+    return routes
+
+
+@pytest.fixture(scope="session")
+def api_routes(server) -> list[tuple[str, str]]:
+    """(method, path template) of every operation in the served OpenAPI."""
+    spec = httpx.get(f"{server.url}/api/openapi.json", timeout=30).json()
+    routes = sorted((method.upper(), path) for path, ops in spec["paths"].items() for method in ops
+                    if method in ("get", "post", "put", "patch", "delete"))
+    assert len(routes) > 10, routes
+    return routes
