@@ -227,10 +227,31 @@ def page_routes() -> list[tuple[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def api_routes(server) -> list[tuple[str, str]]:
+def openapi(server) -> dict:
+    answer = httpx.get(f"{server.url}/api/openapi.json", timeout=30)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+@pytest.fixture(scope="session")
+def api_routes(openapi) -> list[tuple[str, str]]:
     """(method, path template) of every operation in the served OpenAPI."""
-    spec = httpx.get(f"{server.url}/api/openapi.json", timeout=30).json()
-    routes = sorted((method.upper(), path) for path, ops in spec["paths"].items() for method in ops
+    routes = sorted((method.upper(), path) for path, ops in openapi["paths"].items() for method in ops
                     if method in ("get", "post", "put", "patch", "delete"))
     assert len(routes) > 10, routes
     return routes
+
+
+def query_params(openapi: dict, method: str, template: str, *, required: bool = True) -> list[str]:
+    operation = openapi["paths"][template][method.lower()]
+    return [p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+            and (p.get("required", False) or not required)]
+
+
+def ledger_query(world: World, names: list[str], engagement_id: int | None = None) -> dict[str, int]:
+    """Values for a ledger route's required query parameters (proofs, leaves), valid for A's engagement."""
+    size = world.api_a.get(f"/api/v1/engagements/{engagement_id or world.engagement_id}").json()["tree_size"]
+    known = {"index": world.indices[0], "size": size, "from": 1, "to": size, "start": 0, "end": size}
+    unknown = [n for n in names if n not in known]
+    assert not unknown, f"the black-box suite has no value for query parameter(s) {unknown}: add them in conftest"
+    return {n: known[n] for n in names}
