@@ -21,6 +21,16 @@ class Settings(BaseSettings):
     session_days: int = 14
     login_link_minutes: int = 60
     secure_cookies: bool = False
+    # Requests one process works on at once; more wait up to queue_seconds, then get 503 + Retry-After.
+    # Threads and database connections are provisioned for exactly this many (service/http.py).
+    max_requests: int = 16
+    queue_seconds: float = 5.0
+    # Longest wait for a lock (SQLite's writer, a PostgreSQL row); past it the request answers 503.
+    lock_timeout_seconds: float = 10.0
+    # A request body other than an upload; JSON and forms are small.
+    max_body_kb: int = 1024
+    # Test-only fault hooks (db._injected_fault); production never sets it.
+    fault_injection: bool = False
 
     @property
     def db_url(self) -> str:
