@@ -6,7 +6,9 @@ from urllib.parse import quote
 import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -18,8 +20,8 @@ from service.bundles import pages as bundles_pages
 from service.clients import api as clients_api
 from service.clients import pages as clients_pages
 from service.config import get_settings
-from service.db import Busy, get_engine, is_lock_failure
-from service.deps import API_PREFIX
+from service.db import UNSAFE_METHODS, Busy, get_engine, is_lock_failure
+from service.deps import API_PREFIX, owner_principal, writing_principal
 from service.engagements import api as engagements_api
 from service.engagements import pages as engagements_pages
 from service.errors import DomainError, Invalid, Unauthorized
@@ -27,7 +29,7 @@ from service.evidence import api as evidence_api
 from service.facts import api as facts_api
 from service.facts import pages as facts_pages
 from service.http import Admission
-from service.idempotency import Replay
+from service.idempotency import Replay, idempotency
 from service.ledger import api as ledger_api
 from service.records import api as records_api
 from service.records import pages as records_pages
@@ -99,6 +101,42 @@ async def _lifespan(app: FastAPI):
     yield
 
 
+class ErrorBody(BaseModel):
+    detail: str
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+def _document_errors(routes) -> None:
+    """Each API route's error answers in OpenAPI, worked out from what the route depends on, so that a client
+    generated from the schema knows them (and a new route gets them without a hand-kept list)."""
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls = {d.call for d in _flat(route.dependant)}
+        errors = {401: _error("no valid token or session"),
+                  429: _error("too many failed sign-ins or token checks from this address; see Retry-After"),
+                  503: _error("busy; nothing was done; send it again after Retry-After seconds")}
+        if "{" in route.path:
+            errors[404] = _error("no such object in this workspace (the same answer whether it exists elsewhere)")
+        if calls & {writing_principal, owner_principal}:
+            errors[403] = _error("this token or account may read but not change this workspace")
+        if idempotency in calls:
+            errors[409] = _error("this Idempotency-Key was already used for a different request")
+        if route.methods & UNSAFE_METHODS:
+            errors[413] = _error("the request body is larger than allowed")
+        for status, response in errors.items():
+            route.responses.setdefault(status, response)
+
+
+def _flat(dependant):
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _flat(sub)
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     app = FastAPI(title="Docket", version="1", docs_url="/api/docs", redoc_url=None, lifespan=_lifespan,
                   openapi_url="/api/openapi.json",
@@ -108,6 +146,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api,
                    bundles_api, facts_api):
+        _document_errors(module.router.routes)
         api.include_router(module.router)
     app.include_router(api)
     for module in (accounts_pages, clients_pages, engagements_pages, records_pages, bundles_pages, facts_pages):

@@ -137,3 +137,11 @@ def test_a_refused_upload_leaves_no_file(real):
     assert refused.status_code == 409
     second = hashlib.sha256(b"second file").hexdigest()
     assert not (get_settings().evidence_dir / second[:2] / second).exists()
+
+
+def test_openapi_lists_each_routes_error_answers(real):
+    paths = real.get("/api/openapi.json").json()["paths"]
+    record = paths["/api/v1/engagements/{engagement_id}/records"]["post"]["responses"]
+    assert {"401", "403", "404", "409", "413", "422", "429", "503"} <= set(record)
+    key = paths["/api/v1/workspace/key"]["get"]["responses"]
+    assert {"401", "503"} <= set(key) and "404" not in key and "403" not in key
