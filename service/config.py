@@ -31,6 +31,13 @@ class Settings(BaseSettings):
     max_body_kb: int = 1024
     # Test-only fault hooks (db._injected_fault); production never sets it.
     fault_injection: bool = False
+    # Brute-force throttles, in the `limits` notation ("5 per 15 minutes"); only failed attempts count. The
+    # storage is a `limits` URI: memory:// counts per process, redis://host:6379 shares counts between them.
+    rate_limit_storage: str = "memory://"
+    login_account_limit: str = "5 per 15 minutes"
+    login_address_limit: str = "20 per minute"
+    login_link_address_limit: str = "20 per minute"
+    token_address_limit: str = "20 per minute"
 
     @property
     def db_url(self) -> str:

@@ -3,10 +3,11 @@
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, HTTPException, Path, Request
 from sqlmodel import Session
 
 from service.accounts.service import Principal, session_principal, token_principal
+from service.accounts.throttle import TooManyAttempts, app_throttle, client_address
 from service.clients.models import Client
 from service.clients.service import get_client
 from service.db import UNSAFE_METHODS, get_session
@@ -61,7 +62,11 @@ def _authenticate(request: Request, session: Session, csrf_sent: str) -> Princip
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("send the API token as 'Authorization: Bearer <token>'")
-        return token_principal(session, token=token.strip())
+        try:
+            with app_throttle(request.app).attempt("token", address=client_address(request)):
+                return token_principal(session, token=token.strip())
+        except TooManyAttempts as exc:
+            raise HTTPException(429, exc.message, headers={"Retry-After": str(exc.retry_after)}) from None
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise Unauthorized("sign in, or send an API token as 'Authorization: Bearer <token>'")
