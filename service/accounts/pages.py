@@ -31,7 +31,7 @@ from service.accounts.throttle import TooManyAttempts, app_throttle, client_addr
 from service.config import get_settings
 from service.db import writes
 from service.deps import SESSION_COOKIE, Id, OwnerDep, PrincipalDep, SessionDep
-from service.errors import DomainError, Invalid
+from service.errors import Conflict, DomainError, Invalid
 from service.web import render
 
 router = APIRouter()
@@ -207,8 +207,11 @@ def revoke_token(token_id: Id, principal: OwnerDep, session: SessionDep):
 def new_member(request: Request, principal: OwnerDep, session: SessionDep,
                email: Annotated[str, Form(max_length=320)], role: Annotated[Role, Form()],
                name: Annotated[str, Form(max_length=200)] = ""):
-    user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
-                                email=email, name=name, role=role)
+    try:
+        user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
+                                    email=email, name=name, role=role)
+    except (Invalid, Conflict) as exc:
+        return _settings(request, principal, session, invite_error=exc.message, status_code=exc.status)
     if token is None:
         return _settings(request, principal, session, invitation_sent=user.email)
     return _settings(request, principal, session, invite_link=f"{get_settings().base_url}/login/link/{token}",

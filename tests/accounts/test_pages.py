@@ -250,3 +250,14 @@ def test_declining_the_last_invitation_says_there_is_nothing_to_sign_in_to(app, 
         done = client.post(f"/login/invitations/{action}", data={"sign_in": sign_in, "answer": "decline"})
         assert done.status_code == 200 and "Invitation declined" in done.text
         assert "docket_session" not in client.cookies
+
+
+def test_inviting_a_member_again_or_a_bad_address_says_why_on_the_settings_page(browser_session, session, owner):
+    member = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    for email, status, message in [(member.user.email, 409, "is already a member"),
+                                   ("not an address", 422, "email is not a valid address")]:
+        response = browser_session.post("/settings/members", data={
+            "csrf_token": browser_session.csrf, "email": email, "role": "owner"})
+        assert response.status_code == status and message in response.text and "Members" in response.text
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, member.user.id)).role == "viewer"
