@@ -1,6 +1,6 @@
 import hmac
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
@@ -12,6 +12,7 @@ from service.accounts.service import (
     change_member,
     change_password,
     create_api_token,
+    create_login_link,
     decline_invitation,
     end_session,
     invite_member,
@@ -22,6 +23,7 @@ from service.accounts.service import (
     revoke_api_token,
     start_session,
     switch_workspace,
+    user_workspaces,
     withdraw_invitation,
     workspace_invitations,
 )
@@ -29,7 +31,7 @@ from service.accounts.throttle import TooManyAttempts, app_throttle, client_addr
 from service.config import get_settings
 from service.db import writes
 from service.deps import SESSION_COOKIE, Id, OwnerDep, PrincipalDep, SessionDep
-from service.errors import DomainError, Invalid
+from service.errors import Conflict, DomainError, Invalid
 from service.web import render
 
 router = APIRouter()
@@ -52,11 +54,31 @@ def _signed_in(session, user: User, target: str, token: str) -> RedirectResponse
     return response
 
 
-def _login_page(request: Request, *, error: str | None = None, status_code: int = 200, email: str = ""):
+def _start(request: Request, session, user: User, target: str):
+    """Signs the person in; someone who belongs to no workspace but is invited to one answers the invitations
+    first, since a session needs a workspace."""
+    if not user_workspaces(session, user_id=user.id) and pending_invitations(session, user_id=user.id):
+        return _invitations_page(request, session, user)
+    return _signed_in(session, user, target, start_session(session, user=user))
+
+
+def _invitations_page(request: Request, session, user: User):
+    # The answer forms carry a fresh one-time link for this person: it proves the answer comes from the browser
+    # that just signed in as them, and signs them in when they accept.
+    response = render(request, "accounts/invitations.html",
+                      {"invitations": pending_invitations(session, user_id=user.id), "user": user,
+                       "sign_in": create_login_link(session, user=user)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _login_page(request: Request, *, error: str | None = None, status_code: int = 200, email: str = "",
+                notice: str | None = None):
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "accounts/login.html",
-                      {"error": error, "email": email, "next": _safe_next(request.query_params.get("next")),
-                       "login_csrf": token}, status_code=status_code)
+                      {"error": error, "notice": notice, "email": email,
+                       "next": _safe_next(request.query_params.get("next")), "login_csrf": token},
+                      status_code=status_code)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=get_settings().secure_cookies)
     return response
@@ -85,10 +107,9 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_
         with app_throttle(request.app).attempt("login", account=email.strip().lower(),
                                                address=client_address(request)):
             user = authenticate(session, email=email, password=password)
-        token = start_session(session, user=user)
+        return _start(request, session, user, next)
     except DomainError as exc:
         return _refused(request, exc, email=email)
-    return _signed_in(session, user, next, token)
 
 
 @router.get("/login/link/{token}", dependencies=[Depends(writes)])
@@ -96,12 +117,31 @@ def login_with_link(request: Request, token: str, session: SessionDep, next: str
     try:
         with app_throttle(request.app).attempt("login_link", address=client_address(request)):
             user = redeem_login_link(session, token=token)
-        cookie = start_session(session, user=user)
+        return _start(request, session, user, next)
     except DomainError as exc:
         # Nothing of a refused sign-in is kept: a link that led nowhere stays unused.
         session.rollback()
         return _refused(request, exc)
-    return _signed_in(session, user, next, cookie)
+
+
+@router.post("/login/invitations/{invitation_id}")
+def answer_invitation_at_sign_in(request: Request, invitation_id: Id, session: SessionDep,
+                                 sign_in: Annotated[str, Form(max_length=200)],
+                                 answer: Annotated[Literal["accept", "decline"], Form()]):
+    try:
+        with app_throttle(request.app).attempt("login_link", address=client_address(request)):
+            user = redeem_login_link(session, token=sign_in)
+        if answer == "accept":
+            workspace = accept_invitation(session, user_id=user.id, invitation_id=invitation_id)
+            return _signed_in(session, user, "/", start_session(session, user=user, workspace_id=workspace.id))
+        decline_invitation(session, user_id=user.id, invitation_id=invitation_id)
+    except DomainError as exc:
+        session.rollback()
+        return _refused(request, exc)
+    if pending_invitations(session, user_id=user.id):
+        return _invitations_page(request, session, user)
+    return _login_page(request, notice="Invitation declined. This account belongs to no workspace, so there is "
+                                       "nothing to sign in to until someone invites you again.")
 
 
 @router.post("/logout")
@@ -167,8 +207,11 @@ def revoke_token(token_id: Id, principal: OwnerDep, session: SessionDep):
 def new_member(request: Request, principal: OwnerDep, session: SessionDep,
                email: Annotated[str, Form(max_length=320)], role: Annotated[Role, Form()],
                name: Annotated[str, Form(max_length=200)] = ""):
-    user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
-                                email=email, name=name, role=role)
+    try:
+        user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
+                                    email=email, name=name, role=role)
+    except (Invalid, Conflict) as exc:
+        return _settings(request, principal, session, invite_error=exc.message, status_code=exc.status)
     if token is None:
         return _settings(request, principal, session, invitation_sent=user.email)
     return _settings(request, principal, session, invite_link=f"{get_settings().base_url}/login/link/{token}",

@@ -3,7 +3,7 @@
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from service.accounts.models import LoginLink, Membership
+from service.accounts.models import Invitation, LoginLink, Membership
 from tests import factories
 
 
@@ -187,3 +187,77 @@ def test_changing_the_password_signs_out_the_other_browsers_but_not_this_one(app
         assert changed.status_code == 200 and "Password saved." in changed.text
         assert here.get("/settings", follow_redirects=False).status_code == 200
         assert there.get("/settings", follow_redirects=False).status_code == 303
+
+
+def test_someone_in_no_workspace_answers_invitations_as_they_sign_in(app, session, owner):
+    from service.accounts.service import create_user, invite_member
+
+    loner = create_user(session, email="loner@example.com", name="Loner", password="correct horse battery")
+    other = factories.make_member(session, workspace_name="Second Co")
+    for workspace, inviter in ((owner.workspace, owner.user), (other.workspace, other.user)):
+        invite_member(session, workspace=workspace, inviter_id=inviter.id, email=loner.email, name="", role="editor")
+    session.commit()
+
+    def answer(client, page, answer: str, n: int = 0):
+        action = page.text.split('action="/login/invitations/')[n + 1].split('"')[0]
+        sign_in = page.text.split('name="sign_in" value="')[n + 1].split('"')[0]
+        return client.post(f"/login/invitations/{action}", data={"sign_in": sign_in, "answer": answer},
+                           follow_redirects=False)
+
+    with TestClient(app) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        page = client.post("/login", data={"csrf_token": csrf, "email": loner.email,
+                                           "password": "correct horse battery"})
+        assert page.status_code == 200 and "belongs to no workspace yet" in page.text
+        assert owner.workspace.name in page.text and "Second Co" in page.text
+        assert "docket_session" not in client.cookies and page.headers["cache-control"] == "no-store"
+        # Someone else's invitation cannot be answered with this person's sign-in.
+        stranger = invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id,
+                                 email=other.user.email, name="", role="viewer")
+        session.commit()
+        stranger_invitation = session.exec(select(Invitation).where(Invitation.user_id == stranger[0].id)).one()
+        sign_in = page.text.split('name="sign_in" value="')[1].split('"')[0]
+        assert client.post(f"/login/invitations/{stranger_invitation.id}",
+                           data={"sign_in": sign_in, "answer": "accept"}).status_code == 404
+        made_up = client.post(f"/login/invitations/{stranger_invitation.id}",
+                              data={"sign_in": "made-up", "answer": "accept"})
+        assert made_up.status_code == 401 and "unknown, used or expired" in made_up.text
+
+        declined = answer(client, page, "decline")
+        assert declined.status_code == 200 and "Second Co" in declined.text
+        assert owner.workspace.name not in declined.text.split("<main")[1]
+        accepted = answer(client, declined, "accept")
+        assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+        assert client.get("/", follow_redirects=False).status_code == 200
+    session.expire_all()
+    assert session.get(Membership, (other.workspace.id, loner.id)).role == "editor"
+    assert session.get(Membership, (owner.workspace.id, loner.id)) is None
+
+
+def test_declining_the_last_invitation_says_there_is_nothing_to_sign_in_to(app, session, owner):
+    from service.accounts.service import create_login_link, create_user, invite_member
+
+    loner = create_user(session, email="loner2@example.com", name="Loner")
+    invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id, email=loner.email, name="",
+                  role="viewer")
+    token = create_login_link(session, user=loner)
+    session.commit()
+    with TestClient(app) as client:
+        page = client.get(f"/login/link/{token}")
+        assert page.status_code == 200 and owner.workspace.name in page.text
+        action = page.text.split('action="/login/invitations/')[1].split('"')[0]
+        sign_in = page.text.split('name="sign_in" value="')[1].split('"')[0]
+        done = client.post(f"/login/invitations/{action}", data={"sign_in": sign_in, "answer": "decline"})
+        assert done.status_code == 200 and "Invitation declined" in done.text
+        assert "docket_session" not in client.cookies
+
+
+def test_inviting_a_member_again_or_a_bad_address_says_why_on_the_settings_page(browser_session, session, owner):
+    member = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    for email, status, message in [(member.user.email, 409, "is already a member"),
+                                   ("not an address", 422, "email is not a valid address")]:
+        response = browser_session.post("/settings/members", data={
+            "csrf_token": browser_session.csrf, "email": email, "role": "owner"})
+        assert response.status_code == status and message in response.text and "Members" in response.text
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, member.user.id)).role == "viewer"
