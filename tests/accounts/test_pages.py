@@ -1,8 +1,9 @@
 """Settings: API tokens shown once and revocable by owners; members and roles; sign-out."""
 
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
-from service.accounts.models import Membership
+from service.accounts.models import Invitation, LoginLink, Membership
 from tests import factories
 
 
@@ -110,3 +111,153 @@ def test_anyone_sets_then_changes_their_own_password(app, session, owner):
         assert changed.status_code == 200
         session.expire_all()
         assert authenticate(session, email=viewer.user.email, password="battery staple").id == viewer.user.id
+
+
+def test_inviting_an_existing_account_shows_no_link_and_the_invited_person_accepts_when_signed_in(
+        app, browser_session, session, owner):
+    victim = factories.make_member(session, workspace_name="Victim Co")
+    response = browser_session.post("/settings/members", data={
+        "csrf_token": browser_session.csrf, "email": victim.user.email, "name": "", "role": "owner"})
+    assert response.status_code == 200
+    assert "/login/link/" not in response.text
+    assert "they will see the invitation when they sign in" in response.text
+    assert session.exec(select(LoginLink).where(LoginLink.user_id == victim.user.id)).all() == []
+    assert "Invited, not yet accepted" in response.text and victim.user.email in response.text
+    invitation_id = response.text.split("/settings/members/invitations/")[1].split("/withdraw")[0]
+    # The inviter cannot answer it for them.
+    assert browser_session.post(f"/settings/invitations/{invitation_id}/accept",
+                                data={"csrf_token": browser_session.csrf}).status_code == 404
+    assert session.get(Membership, (owner.workspace.id, victim.user.id)) is None
+
+    with TestClient(app) as client:
+        token = factories.sign_in(client, session, user=victim.user)
+        landing = client.get("/settings")
+        assert "Invitations for you" in landing.text and owner.workspace.name in landing.text
+        accepted = client.post(f"/settings/invitations/{invitation_id}/accept", data={"csrf_token": token},
+                               follow_redirects=False)
+        assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+        session.expire_all()
+        assert session.get(Membership, (owner.workspace.id, victim.user.id)).role == "owner"
+        home = client.get("/settings").text
+        assert "Invitations for you" not in home and f'<option value="{owner.workspace.id}" selected' in home
+
+
+def test_signing_in_with_an_invitation_waiting_lands_on_it_and_declining_it_joins_nothing(app, session, owner):
+    from service.accounts.service import create_login_link, invite_member
+
+    invited = factories.make_member(session, workspace_name="Elsewhere")
+    invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id, email=invited.user.email, name="",
+                  role="viewer")
+    token = create_login_link(session, user=invited.user)
+    session.commit()
+    with TestClient(app) as client:
+        opened = client.get(f"/login/link/{token}", follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == "/settings#invitations"
+        html = client.get("/settings").text
+        csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+        invitation_id = html.split("/settings/invitations/")[1].split("/")[0]
+        declined = client.post(f"/settings/invitations/{invitation_id}/decline", data={"csrf_token": csrf},
+                               follow_redirects=False)
+        assert declined.status_code == 303
+        assert "Invitations for you" not in client.get("/settings").text
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, invited.user.id)) is None
+
+
+def test_owner_withdraws_an_invitation(browser_session, session, owner):
+    other = factories.make_member(session, workspace_name="Elsewhere")
+    sent = browser_session.post("/settings/members", data={
+        "csrf_token": browser_session.csrf, "email": other.user.email, "role": "editor"})
+    invitation_id = sent.text.split("/settings/members/invitations/")[1].split("/withdraw")[0]
+    withdrawn = browser_session.post(f"/settings/members/invitations/{invitation_id}/withdraw",
+                                     data={"csrf_token": browser_session.csrf}, follow_redirects=False)
+    assert withdrawn.status_code == 303
+    assert "Invited, not yet accepted" not in browser_session.get("/settings").text
+    again = browser_session.post(f"/settings/members/invitations/{invitation_id}/withdraw",
+                                 data={"csrf_token": browser_session.csrf})
+    assert again.status_code == 404
+
+
+def test_changing_the_password_signs_out_the_other_browsers_but_not_this_one(app, session, owner):
+    with TestClient(app) as here, TestClient(app) as there:
+        factories.sign_in(here, session, user=owner.user)
+        factories.sign_in(there, session, user=owner.user)
+        changed = here.post("/settings/password", data={"csrf_token": here.csrf, "password": "correct horse",
+                                                        "password_again": "correct horse"})
+        assert changed.status_code == 200 and "Password saved." in changed.text
+        assert here.get("/settings", follow_redirects=False).status_code == 200
+        assert there.get("/settings", follow_redirects=False).status_code == 303
+
+
+def test_someone_in_no_workspace_answers_invitations_as_they_sign_in(app, session, owner):
+    from service.accounts.service import create_user, invite_member
+
+    loner = create_user(session, email="loner@example.com", name="Loner", password="correct horse battery")
+    other = factories.make_member(session, workspace_name="Second Co")
+    for workspace, inviter in ((owner.workspace, owner.user), (other.workspace, other.user)):
+        invite_member(session, workspace=workspace, inviter_id=inviter.id, email=loner.email, name="", role="editor")
+    session.commit()
+
+    def answer(client, page, answer: str, n: int = 0):
+        action = page.text.split('action="/login/invitations/')[n + 1].split('"')[0]
+        sign_in = page.text.split('name="sign_in" value="')[n + 1].split('"')[0]
+        return client.post(f"/login/invitations/{action}", data={"sign_in": sign_in, "answer": answer},
+                           follow_redirects=False)
+
+    with TestClient(app) as client:
+        csrf = client.get("/login").text.split('name="csrf_token" value="')[1].split('"')[0]
+        page = client.post("/login", data={"csrf_token": csrf, "email": loner.email,
+                                           "password": "correct horse battery"})
+        assert page.status_code == 200 and "belongs to no workspace yet" in page.text
+        assert owner.workspace.name in page.text and "Second Co" in page.text
+        assert "docket_session" not in client.cookies and page.headers["cache-control"] == "no-store"
+        # Someone else's invitation cannot be answered with this person's sign-in.
+        stranger = invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id,
+                                 email=other.user.email, name="", role="viewer")
+        session.commit()
+        stranger_invitation = session.exec(select(Invitation).where(Invitation.user_id == stranger[0].id)).one()
+        sign_in = page.text.split('name="sign_in" value="')[1].split('"')[0]
+        assert client.post(f"/login/invitations/{stranger_invitation.id}",
+                           data={"sign_in": sign_in, "answer": "accept"}).status_code == 404
+        made_up = client.post(f"/login/invitations/{stranger_invitation.id}",
+                              data={"sign_in": "made-up", "answer": "accept"})
+        assert made_up.status_code == 401 and "unknown, used or expired" in made_up.text
+
+        declined = answer(client, page, "decline")
+        assert declined.status_code == 200 and "Second Co" in declined.text
+        assert owner.workspace.name not in declined.text.split("<main")[1]
+        accepted = answer(client, declined, "accept")
+        assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+        assert client.get("/", follow_redirects=False).status_code == 200
+    session.expire_all()
+    assert session.get(Membership, (other.workspace.id, loner.id)).role == "editor"
+    assert session.get(Membership, (owner.workspace.id, loner.id)) is None
+
+
+def test_declining_the_last_invitation_says_there_is_nothing_to_sign_in_to(app, session, owner):
+    from service.accounts.service import create_login_link, create_user, invite_member
+
+    loner = create_user(session, email="loner2@example.com", name="Loner")
+    invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id, email=loner.email, name="",
+                  role="viewer")
+    token = create_login_link(session, user=loner)
+    session.commit()
+    with TestClient(app) as client:
+        page = client.get(f"/login/link/{token}")
+        assert page.status_code == 200 and owner.workspace.name in page.text
+        action = page.text.split('action="/login/invitations/')[1].split('"')[0]
+        sign_in = page.text.split('name="sign_in" value="')[1].split('"')[0]
+        done = client.post(f"/login/invitations/{action}", data={"sign_in": sign_in, "answer": "decline"})
+        assert done.status_code == 200 and "Invitation declined" in done.text
+        assert "docket_session" not in client.cookies
+
+
+def test_inviting_a_member_again_or_a_bad_address_says_why_on_the_settings_page(browser_session, session, owner):
+    member = factories.make_member(session, role="viewer", workspace=owner.workspace)
+    for email, status, message in [(member.user.email, 409, "is already a member"),
+                                   ("not an address", 422, "email is not a valid address")]:
+        response = browser_session.post("/settings/members", data={
+            "csrf_token": browser_session.csrf, "email": email, "role": "owner"})
+        assert response.status_code == status and message in response.text and "Members" in response.text
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, member.user.id)).role == "viewer"
