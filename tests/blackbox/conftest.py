@@ -93,6 +93,7 @@ class World:
     sha256: str
     token_id_a: int  # an API token of A (the read one)
     member_id_a: int  # a user who is a member of A only
+    invitation_id_a: int  # A's invitation to someone in B
     ids: dict[str, object] = field(default_factory=dict)
 
     def records_url(self, engagement_id: int | None = None) -> str:
@@ -123,6 +124,7 @@ def world(server) -> World:
         "owner_b": ("user", "create", "owner-b@example.test", "--workspace", slug_b, "--role", "owner"),
         "victim": ("user", "create", victim, "--workspace", slug_b, "--role", "editor"),
         "member_a": ("user", "create", "editor-a@example.test", "--workspace", slug_a, "--role", "editor"),
+        "invitee": ("user", "create", "invitee@example.test", "--workspace", slug_b, "--role", "viewer"),
     }
     with ThreadPoolExecutor(3) as pool:
         out = dict(zip(commands, pool.map(lambda args: server.cli(*args).stdout.strip(), commands.values()),
@@ -153,6 +155,12 @@ def world(server) -> World:
                        json={"recipient": "Tom Reed", "method": "email"}))
     owner_a = sign_in(server.url, server.first_link)
     owner_b = sign_in(server.url, LINK.search(out["owner_b"]).group(0))
+    # An invitation of A's to someone with an account elsewhere, waiting for their answer.
+    invited = owner_a.post("/settings/members", data={"email": "invitee@example.test", "role": "viewer",
+                                                      "csrf_token": owner_a.csrf})
+    assert invited.status_code in (200, 303), invited.text[:300]
+    invitation = server.query("SELECT invitation.id FROM invitation JOIN workspace ON workspace.id = workspace_id "
+                              "WHERE slug = :slug", slug=slug_a)[0][0]
     token_id = server.query("SELECT id FROM api_token WHERE name = 'a-read'")[0][0]
     member_id = server.query("SELECT id FROM \"user\" WHERE email = 'editor-a@example.test'")[0][0]
     return World(
@@ -161,7 +169,7 @@ def world(server) -> World:
         victim_email=victim, victim_link=LINK.search(out["victim"]).group(0), client_id=client["id"],
         engagement_id=engagement["id"], other_engagement_id=other["id"],
         indices=[call["index"], invoice["index"], scheduled["index"], amended["index"]], sha256=upload["sha256"],
-        token_id_a=token_id, member_id_a=member_id)
+        token_id_a=token_id, member_id_a=member_id, invitation_id_a=invitation)
 
 
 def created(answer: httpx.Response) -> dict:
@@ -200,14 +208,16 @@ def route_values(world) -> RouteValues:
     """Workspace A's objects."""
     return RouteValues({"engagement_id": world.engagement_id, "client_id": world.client_id,
                         "index": world.indices[0], "sha256": world.sha256, "token_id": world.token_id_a,
-                        "user_id": world.member_id_a, "token": "no-such-login-link"})
+                        "user_id": world.member_id_a, "invitation_id": world.invitation_id_a,
+                        "token": "no-such-login-link"})
 
 
 @pytest.fixture(scope="session")
 def missing_values() -> RouteValues:
     """Ids no workspace has."""
     return RouteValues({"engagement_id": 987654321, "client_id": 987654321, "index": 0, "sha256": "e" * 64,
-                        "token_id": 987654321, "user_id": 987654321, "token": "no-such-login-link"})
+                        "token_id": 987654321, "user_id": 987654321, "invitation_id": 987654321,
+                         "token": "no-such-login-link"})
 
 
 @pytest.fixture(scope="session")

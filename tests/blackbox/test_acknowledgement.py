@@ -8,6 +8,7 @@ commit-fail` makes its commit raise."""
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 
 from tests.blackbox.conftest import api_client, key, record
@@ -43,8 +44,10 @@ def test_a_201_is_sent_only_after_the_commit_so_a_get_right_after_it_finds_the_r
 def test_a_failed_commit_answers_5xx_stores_nothing_and_the_index_goes_to_the_next_record(world):
     size = _size(world)
     marker, retry_key = key(), key()
-    answer = world.api_a.post(world.records_url(), json=record(marker),
-                              headers={"X-Docket-Fault": "commit-fail", "Idempotency-Key": retry_key})
+    # A connection of its own: after an unhandled error the server may drop the connection it answered on.
+    with api_client(world.server, world.token_a) as faulty:
+        answer = faulty.post(world.records_url(), json=record(marker),
+                             headers={"X-Docket-Fault": "commit-fail", "Idempotency-Key": retry_key})
     assert 500 <= answer.status_code < 600, (
         f"a request whose commit failed answered {answer.status_code}: {answer.text[:300]}")
     assert _size(world) == size, "the ledger grew although the commit failed"
@@ -76,11 +79,11 @@ def test_an_upload_is_acknowledged_only_once_its_evidence_row_is_committed(world
 
 
 def test_a_page_write_whose_commit_fails_answers_5xx_and_adds_nothing(world):
-    page = world.owner_a
     before = {c["name"] for c in world.api_a.get("/api/v1/clients").json()}
     name = f"Failing client {key()}"
-    answer = page.post("/clients", data={"name": name, "notes": ""},
-                       headers={"X-CSRF-Token": page.csrf, "X-Docket-Fault": "commit-fail"})
+    with httpx.Client(base_url=world.server.url, cookies=dict(world.owner_a.cookies), timeout=60) as page:
+        answer = page.post("/clients", data={"name": name, "notes": ""},
+                           headers={"X-CSRF-Token": world.owner_a.csrf, "X-Docket-Fault": "commit-fail"})
     assert 500 <= answer.status_code < 600, f"a page write whose commit failed answered {answer.status_code}"
     after = {c["name"] for c in world.api_a.get("/api/v1/clients").json()}
     assert name not in after and before <= after
