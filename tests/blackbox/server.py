@@ -120,10 +120,8 @@ class DocketServer:
         """uvicorn answers as soon as one worker listens; a burst must meet all of them."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True)
-            pids = children.stdout.split()
             # The supervisor spawns one process per worker (plus, on some versions, a resource tracker).
-            if len(pids) >= self.workers:
+            if len(_children(self.process.pid)) >= self.workers:
                 break
             time.sleep(0.2)
         for _ in range(self.workers * 4):
@@ -189,6 +187,18 @@ class DocketServer:
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The parent pid is the second field after the parenthesised command name.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def csrf_of(html: str) -> str:

@@ -61,7 +61,7 @@ def test_a_lone_surrogate_in_json_is_refused(world):
     raw = b'{"name": "a\\ud800b"}'
     _refused(world.api_a.post("/api/v1/clients", content=raw, headers={"Content-Type": "application/json"}),
              "a client name with a lone surrogate")
-    body = ('{"kind": "call", "occurred_at": "%s", "body": {"summary": "a\\ud800b"}}' % OCCURRED_AT).encode()
+    body = b'{"kind": "call", "occurred_at": "' + OCCURRED_AT.encode() + b'", "body": {"summary": "a\\ud800b"}}'
     _refused(world.api_a.post(world.records_url(), content=body, headers={"Content-Type": "application/json"}),
              "a record summary with a lone surrogate")
     assert _size(world) == size and _client_names(world) == names

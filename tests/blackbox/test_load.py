@@ -75,109 +75,105 @@ def by_summary(items: list[dict], prefix: str) -> dict[str, list[dict]]:
     return found
 
 
-def test_kill_9_during_a_burst_loses_no_acknowledged_record(stress, capsys):
+def _burst_then_kill(stress, path: str, prefix: str, kill_after: int) -> list[Attempt]:
+    """CRASH_CLIENTS clients append as fast as they are answered, each request with its own key, until the server
+    is killed with SIGKILL after `kill_after` acknowledgements (or 10 s)."""
+    attempts: list[Attempt] = []
+    lock, dead, acked = threading.Lock(), threading.Event(), threading.Semaphore(0)
+
+    def client_loop(n):
+        with api_client(stress, stress.token, timeout=ANSWER_TIMEOUT) as client:
+            i = 0
+            while not dead.is_set():
+                attempt = Attempt(key=key(), summary=f"{prefix}{n}-{i}")
+                i += 1
+                with lock:
+                    attempts.append(attempt)
+                try:
+                    answer = client.post(path, json=record(attempt.summary), headers={"Idempotency-Key": attempt.key})
+                except httpx.HTTPError as exc:
+                    attempt.error = type(exc).__name__
+                    return
+                attempt.status = answer.status_code
+                if answer.headers.get("content-type", "").startswith("application/json"):
+                    attempt.answer = answer.json()
+                if attempt.acknowledged:
+                    acked.release()
+
+    with ThreadPoolExecutor(CRASH_CLIENTS) as pool:
+        for n in range(CRASH_CLIENTS):
+            pool.submit(client_loop, n)
+        deadline = time.monotonic() + 10
+        for _ in range(kill_after):
+            if not acked.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                break
+        stress.kill()
+        dead.set()
+    return attempts
+
+
+def _retry(api: httpx.Client, path: str, attempt: Attempt) -> httpx.Response | Exception:
+    try:
+        return api.post(path, json=record(attempt.summary), headers={"Idempotency-Key": attempt.key})
+    except httpx.HTTPError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("round_", range(CRASH_ROUNDS), ids=lambda r: f"round{r + 1}")
+def test_kill_9_during_a_burst_loses_no_acknowledged_record(stress, round_, capsys):
     engagement = stress.engagements[0]
     path = f"/api/v1/engagements/{engagement}/records"
-    totals = {"attempts": 0, "acknowledged": 0, "stored_before_retry": 0, "stored_unacknowledged": 0}
-    for round_ in range(CRASH_ROUNDS):
-        prefix = f"crash{round_}-{key()}-"
-        attempts: list[Attempt] = []
-        lock = threading.Lock()
-        dead = threading.Event()
-        acked = threading.Semaphore(0)
+    prefix = f"crash{round_}-{key()}-"
+    # A different moment each round: after 15, 45, 75... acknowledgements.
+    attempts = _burst_then_kill(stress, path, prefix, kill_after=15 + 30 * round_)
+    stress.start()
 
-        def client_loop(n):
-            with api_client(stress, stress.token, timeout=ANSWER_TIMEOUT) as client:
-                i = 0
-                while not dead.is_set():
-                    attempt = Attempt(key=key(), summary=f"{prefix}{n}-{i}")
-                    i += 1
-                    with lock:
-                        attempts.append(attempt)
-                    try:
-                        answer = client.post(path, json=record(attempt.summary),
-                                             headers={"Idempotency-Key": attempt.key})
-                        attempt.status = answer.status_code
-                        attempt.answer = answer.json() if answer.headers.get("content-type", "").startswith(
-                            "application/json") else None
-                        if attempt.acknowledged:
-                            acked.release()
-                    except httpx.HTTPError as exc:
-                        attempt.error = type(exc).__name__
-                        return
+    with api_client(stress, stress.token) as api:
+        stored = by_summary(stored_records(api, engagement), prefix)
+        acknowledged = [a for a in attempts if a.acknowledged]
+        lost = [a for a in acknowledged if a.summary not in stored]
+        assert not lost, (f"{len(lost)} of {len(acknowledged)} acknowledged records are gone after kill -9, e.g. "
+                          f"index {lost[0].answer['index']} ({lost[0].summary})")
+        for a in acknowledged:
+            (item,) = stored[a.summary]
+            assert item["index"] == a.answer["index"], (
+                f"{a.summary} was acknowledged as index {a.answer['index']} but is stored at {item['index']}")
+            assert item["body"] == a.answer["body"] and item["leaf_hash"] == a.answer["leaf_hash"]
+        duplicates = {s: len(v) for s, v in stored.items() if len(v) > 1}
+        assert not duplicates, f"stored more than once: {duplicates}"
+        stored_unacked = [a for a in attempts if not a.acknowledged and a.summary in stored]
 
-        with ThreadPoolExecutor(CRASH_CLIENTS) as pool:
-            for n in range(CRASH_CLIENTS):
-                pool.submit(client_loop, n)
-            # A different moment each round: after 15, 45, 75... acknowledgements (or 10 s).
-            deadline = time.monotonic() + 10
-            for _ in range(15 + 30 * round_):
-                if not acked.acquire(timeout=max(0.0, deadline - time.monotonic())):
-                    break
-            stress.kill()
-            dead.set()
-        stress.start()
+        with ThreadPoolExecutor(8) as pool:
+            retried = list(zip(attempts, pool.map(lambda a: _retry(api, path, a), attempts), strict=True))
+        failed = [(a, answer) for a, answer in retried if isinstance(answer, Exception)]
+        assert not failed, (f"{len(failed)} of {len(attempts)} retries got no answer, e.g. {failed[0][1]!r} for "
+                            f"{'' if failed[0][0].acknowledged else 'un'}acknowledged {failed[0][0].summary}")
+        for a, answer in retried:
+            replayed = answer.headers.get("Idempotent-Replayed") == "true"
+            if a.acknowledged:
+                assert replayed and answer.status_code == a.status and answer.json() == a.answer, (
+                    f"the retry of acknowledged {a.summary} answered {answer.status_code} (replayed: {replayed}): "
+                    f"{answer.text[:300]}")
+            elif a.summary in stored:
+                assert replayed and answer.status_code == 201, (
+                    f"{a.summary} was stored unacknowledged; its retry answered {answer.status_code} "
+                    f"(replayed: {replayed}): {answer.text[:300]}")
+                assert answer.json()["index"] == stored[a.summary][0]["index"]
+            else:
+                assert answer.status_code == 201 and not replayed, (
+                    f"the retry of never-stored {a.summary} answered {answer.status_code} (replayed: {replayed}): "
+                    f"{answer.text[:300]}")
+        after = by_summary(stored_records(api, engagement), prefix)
+        assert sorted(after) == sorted(a.summary for a in attempts), "the stored set after retries"
+        assert all(len(v) == 1 for v in after.values()), "a retry stored a duplicate"
 
-        with api_client(stress, stress.token) as api:
-            stored = by_summary(stored_records(api, engagement), prefix)
-            acknowledged = [a for a in attempts if a.acknowledged]
-            lost = [a for a in acknowledged if a.summary not in stored]
-            assert not lost, (f"round {round_}: {len(lost)} of {len(acknowledged)} acknowledged records are gone after "
-                              f"kill -9, e.g. index {lost[0].answer['index']} ({lost[0].summary})")
-            for a in acknowledged:
-                (item,) = stored[a.summary]
-                assert item["index"] == a.answer["index"], (
-                    f"round {round_}: {a.summary} was acknowledged as index {a.answer['index']} but is stored at "
-                    f"{item['index']}")
-                assert item["body"] == a.answer["body"] and item["leaf_hash"] == a.answer["leaf_hash"]
-            duplicates = {s: len(v) for s, v in stored.items() if len(v) > 1}
-            assert not duplicates, f"round {round_}: stored more than once: {duplicates}"
-            stored_unacked = [a for a in attempts if not a.acknowledged and a.summary in stored]
-
-            def retry(a: Attempt):
-                try:
-                    return a, api.post(path, json=record(a.summary), headers={"Idempotency-Key": a.key})
-                except httpx.HTTPError as exc:
-                    return a, exc
-
-            with ThreadPoolExecutor(8) as pool:
-                retried = list(pool.map(retry, attempts))
-            failed = [(a, answer) for a, answer in retried if isinstance(answer, Exception)]
-            assert not failed, (f"round {round_}: {len(failed)} of {len(attempts)} retries got no answer, e.g. "
-                                f"{failed[0][1]!r} for {'acknowledged' if failed[0][0].acknowledged else 'unacknowledged'} "
-                                f"{failed[0][0].summary}")
-            for a, answer in retried:
-                replayed = answer.headers.get("Idempotent-Replayed") == "true"
-                if a.acknowledged:
-                    assert replayed and answer.status_code == a.status and answer.json() == a.answer, (
-                        f"round {round_}: the retry of acknowledged {a.summary} answered {answer.status_code} "
-                        f"(replayed: {replayed}): {answer.text[:300]}")
-                elif a.summary in stored:
-                    assert replayed and answer.status_code == 201, (
-                        f"round {round_}: {a.summary} was stored unacknowledged; its retry answered "
-                        f"{answer.status_code} (replayed: {replayed}): {answer.text[:300]}")
-                    assert answer.json()["index"] == stored[a.summary][0]["index"]
-                else:
-                    assert answer.status_code == 201 and not replayed, (
-                        f"round {round_}: the retry of never-stored {a.summary} answered {answer.status_code} "
-                        f"(replayed: {replayed}): {answer.text[:300]}")
-            after = by_summary(stored_records(api, engagement), prefix)
-            assert sorted(after) == sorted(a.summary for a in attempts), f"round {round_}: stored set after retries"
-            assert all(len(v) == 1 for v in after.values()), f"round {round_}: a retry stored a duplicate"
-
-        verify = stress.cli("verify", "--db", check=False)
-        assert verify.returncode == 0, f"round {round_}: docket verify --db after kill -9:\n{verify.stdout[-3000:]}"
-        totals["attempts"] += len(attempts)
-        totals["acknowledged"] += len(acknowledged)
-        totals["stored_before_retry"] += len(stored)
-        totals["stored_unacknowledged"] += len(stored_unacked)
-        with capsys.disabled():
-            print(f"\nkill -9 round {round_ + 1}/{CRASH_ROUNDS}: {len(attempts)} requests from {CRASH_CLIENTS} "
-                  f"clients, {len(acknowledged)} acknowledged, {len(stored)} stored at restart "
-                  f"({len(stored_unacked)} stored unacknowledged, learnt by replay), all {len(attempts)} stored "
-                  f"exactly once after retries; verify --db passed")
+    verify = stress.cli("verify", "--db", check=False)
+    assert verify.returncode == 0, f"docket verify --db after kill -9:\n{verify.stdout[-3000:]}"
     with capsys.disabled():
-        print(f"kill -9 totals: {totals}")
+        print(f"\nkill -9 round {round_ + 1}/{CRASH_ROUNDS}: {len(attempts)} requests from {CRASH_CLIENTS} clients, "
+              f"{len(acknowledged)} acknowledged, {len(stored)} stored at restart ({len(stored_unacked)} stored "
+              f"unacknowledged, learnt by replay); after retries all {len(attempts)} stored exactly once; "
+              f"verify --db passed")
 
 
 @pytest.mark.parametrize("clients", [64, 160])
