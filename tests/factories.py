@@ -79,10 +79,18 @@ def append(session: Session, *, member: Member, engagement: Engagement, kind: st
                                              actor=member.actor, data=data))
 
 
+def open_link(client, token: str):
+    """Opens a one-time login link as a person does: the page that names whom it signs in (which changes
+    nothing), then its Sign in button. Answers the button's response, not followed."""
+    client.get(f"/login/link/{token}")
+    return client.post(f"/login/link/{token}", data={"csrf_token": client.cookies.get("docket_login_csrf", "")},
+                       follow_redirects=False)
+
+
 def sign_in(client, session: Session, *, user: User) -> str:
     """Signs a TestClient in through a one-time login link, as a user would; returns the CSRF token."""
     token = _committed(session, create_login_link(session, user=user))
-    response = client.get(f"/login/link/{token}", follow_redirects=False)
+    response = open_link(client, token)
     assert response.status_code == 303, response.text
     principal = session_principal(session, token=client.cookies["docket_session"])
     client.csrf = principal.csrf_token
