@@ -23,7 +23,7 @@ def engagement(session, owner):
 
 def add(client, engagement, headers=None, **fields):
     data = {"csrf_token": client.csrf, "kind": "call", "occurred_at": "2026-02-02T10:30", "summary": "Called Tom",
-            **fields}
+            "direction": "out", **fields}
     return client.post(f"/engagements/{engagement.id}/records", data=data, headers=headers or {},
                        follow_redirects=False)
 
@@ -178,7 +178,8 @@ def test_amend_and_retract_from_the_record(browser_session, session, owner, enga
     assert f'id="x{call.idx}-reason-error"' in plain.text and "say why" in plain.text
 
     amended = browser_session.post(f"{url}/amend", headers=HX, data={
-        "csrf_token": browser_session.csrf, "summary": "Called Tom", "details": "About Q2", "reason": "wrong name"})
+        "csrf_token": browser_session.csrf, "summary": "Called Tom", "details": "About Q2", "direction": "out",
+        "reason": "wrong name"})
     assert amended.status_code == 200 and '<section id="ledger" class="card ledger"' in amended.text
     assert 'hx-swap-oob="true"' in amended.text
     assert "Called Tom" in amended.text and "Amended 1 time" in amended.text and "wrong name" in amended.text
