@@ -1,4 +1,3 @@
-from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -7,43 +6,24 @@ from pydantic import ValidationError
 
 from service.deps import EngagementDep, FormDep, OwnerDep, PrincipalDep, SessionDep
 from service.errors import DomainError, Invalid
-from service.facts.models import Facts, RateIn, Series, Signal, ThresholdsIn
+from service.facts.models import RateIn, Series, Signal, ThresholdsIn
 from service.facts.service import (
     SERIES_LABEL,
     SIGNALS,
     add_rate,
     engagement_facts,
+    flags,
     list_rates,
     list_thresholds,
     parse_percent,
     set_thresholds,
 )
-from service.money import fmt_money
 from service.web import form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 # The record's own address, which shows it on the timeline from its day: a `#r{index}` anchor alone would miss
 # a record beyond the timeline's first page.
 APP_RECORD_URL = "/engagements/{engagement_id}/records/{index}"
-
-
-@dataclass(frozen=True)
-class Flag:
-    """One thing the dashboard and the engagement page flag, linking to the part of the facts page behind it."""
-
-    level: str  # amber or red
-    text: str
-    section: str
-
-
-def flags(facts: Facts) -> list[Flag]:
-    """Money overdue, notice cut short, and every walk-away signal past its amber line: worst first."""
-    found = [Flag("red", f"{fmt_money(t.overdue_minor, t.currency)} overdue", "money")
-             for t in facts.money.totals if t.overdue_minor > 0]
-    if facts.notice and facts.notice.days_short > 0:
-        found.append(Flag("red", f"notice cut {facts.notice.days_short} days short", "notice"))
-    found += [Flag(s.level, f"{s.label}: {s.display}", "signals") for s in facts.signals if s.level != "ok"]
-    return sorted(found, key=lambda f: f.level != "red")
 
 
 templates.env.globals["facts_flags"] = flags
