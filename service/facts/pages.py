@@ -27,6 +27,8 @@ APP_RECORD_URL = "/engagements/{engagement_id}/records/{index}"
 
 
 templates.env.globals["facts_flags"] = flags
+# The work table's months in words: '2026-07' is July 2026.
+templates.env.globals["month_name"] = lambda key: date.fromisoformat(key + "-01").strftime("%b %Y")
 
 
 def response_chart(signal: Signal) -> dict | None:

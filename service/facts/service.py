@@ -920,7 +920,8 @@ def _change_words(key: str, value, terms: Terms) -> str:
             case "rate_unit":
                 return f"the rate to be charged {RATE_BASIS[value]}"
             case "jurisdiction":
-                return f"the law the late-payment figures follow to {_law(value, terms.late_interest_bp)}"
+                return ("the late-payment rules to " + LAW[value] if value in LAW
+                        else "the late-payment rules to the contract's own")
             case "deliverables":
                 return ("the deliverables to " + _and([_quote(d) for d in value])) if value else "no deliverables"
             case "late_interest_bp":
@@ -1272,6 +1273,16 @@ def _compute_facts(session: Session, engagement: Engagement, as_of: date, settin
                  deliverables_promised=list(terms.deliverables), money=money, commitments=commitments,
                  signals=signals, level=_worst([*(f.level for f in _flags(notice, money, signals))]),
                  statement=statement)
+
+
+def current_status(session: Session, *, workspace: Workspace, engagement: Engagement,
+                   settings: Settings | None = None) -> str:
+    """The engagement's status today, as its facts give it. The status stored on the engagement says which of
+    notice and end the records hold; only a notice period's running out needs the facts (the terms and the day),
+    so the others are answered without reading the ledger."""
+    if engagement.status != "notice":
+        return engagement.status
+    return engagement_facts(session, workspace=workspace, engagement=engagement, settings=settings).status
 
 
 def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None,
