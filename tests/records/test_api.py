@@ -187,3 +187,19 @@ def test_ids_too_big_for_a_database_integer_are_refused_by_name(api, browser_ses
         assert response.status_code == 422, url
     assert browser_session.get(f"/engagements/{engagement.id}/records/{huge}").status_code == 422
     assert browser_session.get(f"/engagements/{huge}").status_code == 422
+
+
+def test_an_outbound_contact_awaits_a_reply_unless_told_otherwise(api, engagement):
+    asked = post(api, engagement, kind="email", body={"summary": "Can we meet?", "direction": "out"})
+    told = post(api, engagement, kind="call", body={"summary": "Left the minutes", "direction": "out",
+                                                    "awaits_reply": False})
+    inbound = post(api, engagement, kind="message", body={"summary": "Yes", "direction": "in"})
+    assert asked.status_code == told.status_code == inbound.status_code == 201
+    assert asked.json()["body"]["awaits_reply"] is True and told.json()["body"]["awaits_reply"] is False
+    assert "awaits_reply" not in inbound.json()["body"]
+
+
+def test_a_contact_without_a_direction_is_refused_with_the_field_named(api, engagement):
+    response = post(api, engagement, kind="voicemail", body={"summary": "Left a message"})
+    assert response.status_code == 422
+    assert [(e["loc"], e["type"]) for e in response.json()["detail"]] == [(["body", "body", "direction"], "missing")]
