@@ -81,10 +81,10 @@ class SignalRule:
 SIGNALS: dict[str, SignalRule] = {
     "no_shows": SignalRule(
         "No-shows", "meetings", 1, 2,
-        "Counts no_show records in which the client did not attend a meeting."),
+        "Counts the no-shows recorded in which the client did not attend a meeting."),
     "late_cancellations": SignalRule(
         "Late cancellations", "meetings", 1, 3,
-        "Counts meeting_cancelled records by the client made less than 24 hours before the meeting was due."),
+        "Counts the meetings the client cancelled less than 24 hours before they were due."),
     "brick_wall": SignalRule(
         "Brick wall", "contacts", 3, 5,
         "The longest run of outbound calls, emails, messages and voicemails awaiting a reply with no answer from "
@@ -462,7 +462,7 @@ def _notice(ledger: Ledger, terms: Terms) -> Notice | None:
 
 TRIAL_RULE = (
     "Days after the trial: from the day after the trial ended to the day the engagement ended (an "
-    "engagement_ended record), else the last day of a notice period that has run out, else today. Replies are "
+    "engagement-ended record), else the last day of a notice period that has run out, else today. Replies are "
     "inbound records that refer to a report or deliverable sent after the trial; objections are dispute steps and "
     "refused payments recorded after the trial.")
 
@@ -542,7 +542,7 @@ REGIME = {
     "us-ny": ("New York State and New York City Freelance Isn't Free Acts: payment is due on the date in the "
               "contract, or 30 days after the work is completed; for late payment a court may award double damages, "
               "so the exposure shown is 2 x the amount not paid by the due date."),
-    "contract": ("The late-payment rate in the engagement's terms (late_interest_bp): simple interest from the day "
+    "contract": ("The late-payment rate written into the engagement's terms: simple interest from the day "
                  "after the due date: balance x rate x days / 365, each part rounded half up."),
     "other": "No late-payment rule is computed for this jurisdiction.",
 }
@@ -944,7 +944,7 @@ def _lateness(money: Money, as_of: date) -> tuple[str, list[Cite]] | None:
     if late:
         sentences.append(
             f"Of {_plural(len(paid), 'invoice')} paid in full, {len(late)} {'was' if len(late) == 1 else 'were'} "
-            "paid after the due date: " + _and([f"{i.invoice_number} {_plural(i.days_late, 'day')} after"
+            "paid after the due date: " + _and([f"{i.invoice_number} ({_plural(i.days_late, 'day')} late)"
                                                  for i in late]) + ".")
     elif paid:
         sentences.append("The invoice paid in full was paid by its due date." if len(paid) == 1 else
@@ -1108,17 +1108,19 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
 
     def brick_wall(s: Signal) -> str:
         run = [i for i in ledger.items if i.index in {c.index for c in s.records}]
-        return (f"Between {fmt_day(run[0].day)} and {fmt_day(run[-1].day)} the contractor contacted the client "
-                f"{s.value} times, each contact awaiting a reply, with no answer from the client in between.")
+        when = (f"On {fmt_day(run[0].day)}" if run[0].day == run[-1].day
+                else f"Between {fmt_day(run[0].day)} and {fmt_day(run[-1].day)}")
+        return (f"{when} the contractor contacted the client {s.value} times, each contact awaiting a reply, with "
+                "no answer from the client in between.")
 
     sentences = {
         "no_shows": lambda s: f"The client did not attend {_plural(s.value, 'scheduled meeting')}.",
         "late_cancellations": lambda s: (f"The client cancelled {_plural(s.value, 'meeting')} less than 24 hours "
                                          "before it was due."),
         "brick_wall": brick_wall,
-        "response_time": lambda s: (f"Measured over {_plural(len(s.records), 'reply', 'replies')}, the client "
-                                    f"took a median of {s.display} to answer, counting from the first of the "
-                                    "contractor's unanswered contacts that awaited a reply."),
+        "response_time": lambda s: (f"Measured over {_plural(len(s.records), 'reply', 'replies')}, the median time "
+                                    "from the contractor's first unanswered contact awaiting a reply to the "
+                                    f"client's next response was {s.display}."),
         "after_hours": lambda s: (f"The client made {_plural(s.value, 'contact')} outside working hours "
                                   "(weekends, or before 08:00 or after 18:00 UTC)."),
         "repeated_sends": lambda s: f"The same document or email subject was sent to the client {s.value} times.",

@@ -61,7 +61,7 @@ def test_an_unpaid_invoice_is_never_said_to_be_paid_late(session, owner, make):
     part_paid = add("payment_received", "2025-05-20", refs=[part], amount_minor=2000, currency="GBP")
     facts = facts_of(session, owner, engagement, "2025-09-16")  # 124 days after 15 May
     lateness = line(facts, "Of 2 invoices paid in full")
-    assert lateness == ("Of 2 invoices paid in full, 1 was paid after the due date: INV-6 10 days after. INV-7 is "
+    assert lateness == ("Of 2 invoices paid in full, 1 was paid after the due date: INV-6 (10 days late). INV-7 is "
                         "unpaid, 124 days after its due date. INV-8 is not paid in full (£30.00 outstanding), 124 "
                         "days after its due date.")
     cited = next(x for x in facts.statement if x.text == lateness).refs
@@ -125,8 +125,8 @@ def test_response_time_is_measured_only_from_contacts_awaiting_a_reply(session, 
     assert (rt.samples, [c.index for c in rt.records], [c.index for c in rt.asked]) == (
         [2 * 24 * 3600], [reply], [asked])
     sentence = line(facts, "Measured over")
-    assert sentence == ("Measured over 1 reply, the client took a median of 2 days to answer, counting from the "
-                        "first of the contractor's unanswered contacts that awaited a reply.")
+    assert sentence == ("Measured over 1 reply, the median time from the contractor's first unanswered contact "
+                        "awaiting a reply to the client's next response was 2 days.")
     assert [c.index for c in next(x for x in facts.statement if x.text == sentence).refs] == [asked, reply]
 
 
@@ -140,6 +140,15 @@ def test_a_contact_needing_no_reply_is_no_part_of_a_brick_wall(session, owner, m
     assert line(facts, "Between") == ("Between 2 Feb 2026 and 4 Feb 2026 the contractor contacted the client 3 "
                                       "times, each contact awaiting a reply, with no answer from the client in "
                                       "between.")
+
+
+def test_a_brick_wall_within_one_day_names_the_day(session, owner, make):
+    engagement, add = make()
+    for hour in (9, 12, 16):
+        add("call", at("2026-02-02", hour), direction="out")
+    assert line(facts_of(session, owner, engagement, "2026-03-01"), "On 2 Feb 2026 the contractor") == (
+        "On 2 Feb 2026 the contractor contacted the client 3 times, each contact awaiting a reply, with no answer "
+        "from the client in between.")
 
 
 def test_the_client_giving_notice_answers_the_contacts_before_it(session, owner, make):
@@ -257,10 +266,12 @@ def test_the_demo_statement_reads_true(session):
     assert work.endswith(": 17 reports sent (which state 50 meetings set for the client), 5 leads handed over and 1 "
                          "deliverable delivered (“Handover pack”).")
     assert line(facts, "Of 3 invoices") == (
-        "Of 3 invoices paid in full, 2 were paid after the due date: SO-2026-002 2 days after and SO-2026-003 7 "
-        "days after. SO-2026-004 is unpaid, 6 days after its due date.")
+        "Of 3 invoices paid in full, 2 were paid after the due date: SO-2026-002 (2 days late) and SO-2026-003 (7 "
+        "days late). SO-2026-004 is unpaid, 6 days after its due date.")
     assert line(facts, "Between") == (
         f"Between {day(64)} and {day(94)} the contractor contacted the client 6 times, each contact awaiting a "
         "reply, with no answer from the client in between.")
-    assert line(facts, "Measured over").startswith("Measured over 2 replies, the client took a median of 41 days")
+    assert line(facts, "Measured over") == ("Measured over 2 replies, the median time from the contractor's first "
+                                            "unanswered contact awaiting a reply to the client's next response was "
+                                            "41 days.")
     assert not any(word in "\n".join(all_lines) for word in ("_", "meetings set,", "paid on average", " uk"))
