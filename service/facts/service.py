@@ -462,9 +462,9 @@ def _notice(ledger: Ledger, terms: Terms) -> Notice | None:
 
 TRIAL_RULE = (
     "Days after the trial: from the day after the trial ended to the day the engagement ended (an "
-    "engagement-ended record), else the last day of a notice period that has run out, else today. Replies are "
-    "inbound records that refer to a report or deliverable sent after the trial; objections are dispute steps and "
-    "refused payments recorded after the trial.")
+    "engagement-ended record), else the last day of a notice period that has run out, else the date of these "
+    "facts. Replies are inbound records that refer to a report or deliverable sent after the trial; objections "
+    "are dispute steps and refused payments recorded after the trial.")
 
 
 def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> Trial | None:
@@ -476,7 +476,7 @@ def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> 
     elif notice and notice.ends_on and notice.ends_on <= as_of:
         until, because = notice.ends_on, "the notice period ended"
     else:
-        until, because = as_of, "as of today"
+        until, because = as_of, "the date of these facts"
     after = [i for i in ledger.items if i.day > terms.trial_ends_on]
     reports = [i for i in after if i.kind == "report_sent"]
     deliverables = [i for i in after if i.kind == "deliverable_delivered"]
@@ -879,7 +879,7 @@ RATE_BASIS = {"hour": "by the hour", "day": "by the day", "month": "by the month
 LAW = {"uk": "United Kingdom law", "eu": "the law of a European Union member state", "us-ny": "New York law",
        "other": "the law of another jurisdiction"}
 BECAUSE = {"the engagement ended": "when the engagement ended", "the notice period ended":
-           "when the notice period ended", "as of today": "the date of these facts"}
+           "when the notice period ended"}
 
 
 def _law(jurisdiction: str, late_interest_bp: int | None) -> str:
