@@ -3,6 +3,7 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     DOCKET_DATA_DIR=/data \
+    DOCKET_SECURE_COOKIES=true \
     PATH=/app/.venv/bin:$PATH
 
 RUN useradd --create-home --uid 10001 docket && mkdir -p /data /app && chown docket:docket /data /app

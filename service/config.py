@@ -21,6 +21,23 @@ class Settings(BaseSettings):
     session_days: int = 14
     login_link_minutes: int = 60
     secure_cookies: bool = False
+    # Requests one process works on at once; more wait up to queue_seconds, then get 503 + Retry-After.
+    # Threads and database connections are provisioned for exactly this many (service/http.py).
+    max_requests: int = 16
+    queue_seconds: float = 5.0
+    # Longest wait for a lock (SQLite's writer, a PostgreSQL row); past it the request answers 503.
+    lock_timeout_seconds: float = 10.0
+    # A request body other than an upload; JSON and forms are small.
+    max_body_kb: int = 1024
+    # Test-only fault hooks (db._injected_fault); production never sets it.
+    fault_injection: bool = False
+    # Brute-force throttles, in the `limits` notation ("5 per 15 minutes"); only failed attempts count. The
+    # storage is a `limits` URI: memory:// counts per process, redis://host:6379 shares counts between them.
+    rate_limit_storage: str = "memory://"
+    login_account_limit: str = "5 per 15 minutes"
+    login_address_limit: str = "20 per minute"
+    login_link_address_limit: str = "20 per minute"
+    token_address_limit: str = "20 per minute"
 
     @property
     def db_url(self) -> str:

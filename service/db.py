@@ -1,13 +1,16 @@
 """Engine and sessions. A request gets one session that commits once, after the route, or rolls back."""
 
 import json
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 
 from fastapi import Request
 from sqlalchemy import Engine, MetaData, event
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from service.config import get_settings
@@ -44,10 +47,24 @@ def raw_list(value: str | list | None) -> list:
     return value or []
 
 
+class Busy(Exception):
+    """A lock or a connection was not had in time: the request answers 503 with Retry-After, having changed
+    nothing (its transaction rolls back)."""
+
+
 def make_engine(url: str, **options) -> Engine:
+    """Sized to the requests a process admits (Admission in service/http.py): each one can hold a connection, and
+    no lock wait outlasts lock_timeout_seconds, so an admitted request finishes or fails in bounded time."""
+    settings = get_settings()
+    connections = settings.max_requests + 4  # a few spare for the CLI and the checkpoint signer
+    lock_ms = int(settings.lock_timeout_seconds * 1000)
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            options.setdefault("connect_args", {"options": f"-c lock_timeout={lock_ms}"})
+        return create_engine(url, pool_pre_ping=True, pool_size=connections, max_overflow=0,
+                             pool_timeout=settings.lock_timeout_seconds, **options)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": settings.lock_timeout_seconds},
+                           pool_size=connections, max_overflow=0, pool_timeout=settings.lock_timeout_seconds)
 
     @event.listens_for(engine, "connect")
     def _sqlite_connect(dbapi_connection, _record):
@@ -57,7 +74,7 @@ def make_engine(url: str, **options) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={lock_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -72,7 +89,8 @@ def make_engine(url: str, **options) -> Engine:
         if not conn.get_execution_options().get("sqlite_immediate", False):
             conn.exec_driver_sql("BEGIN")
             return
-        write_lock.acquire()
+        if not write_lock.acquire(timeout=settings.lock_timeout_seconds):
+            raise Busy("another change is being written; try again in a moment")
         conn.info["holds_write_lock"] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -113,15 +131,46 @@ def writes(request: Request) -> None:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """Commits once after the route returns; any exception rolls everything back."""
+    """Commits once after the route returns and before its answer is sent (the dependency is function-scoped,
+    see SessionDep): no success status leaves the server before its transaction has committed, and a failed
+    commit answers 500. Any exception rolls everything back."""
     write = request.method in UNSAFE_METHODS or getattr(request.state, "writes", False)
     with new_session(request.app.state.engine, write=write) as session:
         try:
             yield session
+            _injected_fault(request)
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+class InjectedFault(RuntimeError):
+    """A commit failed on purpose, for the black-box tests."""
+
+
+def _injected_fault(request: Request) -> None:
+    """Test-only: with DOCKET_FAULT_INJECTION set (never in production), the header `X-Docket-Fault:
+    commit-delay=<seconds>` holds the commit back and `commit-fail` makes it fail, so that the black-box suite can
+    show that an answer waits for its commit."""
+    if not get_settings().fault_injection:
+        return
+    fault = request.headers.get("x-docket-fault", "")
+    if fault.startswith("commit-delay="):
+        time.sleep(min(float(fault.removeprefix("commit-delay=")), 30))
+    elif fault == "commit-fail":
+        raise InjectedFault("commit failed (injected fault)")
+
+
+# PostgreSQL: lock_timeout passed, a deadlock broken, a serialization failure; SQLite: the busy timeout passed.
+_LOCK_FAILURES = {"55P03", "40P01", "40001"}
+
+
+def is_lock_failure(exc: DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _LOCK_FAILURES:
+        return True
+    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
 
 
 def is_postgres(session: Session) -> bool:

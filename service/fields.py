@@ -18,8 +18,19 @@ LongText = Annotated[str, Field(max_length=20_000)]
 Day = Annotated[date, Field(ge=date(1900, 1, 1), le=date(2199, 12, 31))]
 
 
+# The years a recorded time may fall in, as for days: RFC 3339 needs four-digit years, and 0001-01-01T00:00+14:00
+# has no UTC time Python can hold.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
+
+def utc_in_range(value: datetime) -> datetime:
+    if not FIRST_YEAR < value.year < LAST_YEAR:  # the year before any offset is applied; +-14h cannot overflow
+        raise ValueError(f"must fall between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return to_utc(value)
+
+
 def _not_far_future(value: datetime) -> datetime:
-    value = to_utc(value)
+    value = utc_in_range(value)
     if value > utcnow() + timedelta(days=1):
         raise ValueError("is more than one day in the future")
     return value
@@ -27,5 +38,6 @@ def _not_far_future(value: datetime) -> datetime:
 
 # A time the user states: must carry its zone, is stored as naive UTC, and cannot be in the future.
 PastTime = Annotated[AwareDatetime, AfterValidator(_not_far_future), PlainSerializer(rfc3339_seconds, when_used="json")]
-# A time that may lie ahead (a scheduled meeting, a deadline).
-AnyTime = Annotated[AwareDatetime, AfterValidator(to_utc), PlainSerializer(rfc3339_seconds, when_used="json")]
+# A time that may lie ahead (a scheduled meeting, a deadline), or a bound of a search.
+AnyTime = Annotated[AwareDatetime, AfterValidator(utc_in_range),
+                    PlainSerializer(rfc3339_seconds, when_used="json")]

@@ -6,21 +6,27 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from service.accounts.models import IdempotentRequest
+from service.db import is_postgres
 from service.deps import PrincipalDep, SessionDep
 from service.errors import Conflict, Invalid
 
 
 class Replay(Exception):
-    def __init__(self, stored: IdempotentRequest):
-        self.stored = stored
+    """The first answer to a retried request. Its values are copied out at once: the request's transaction
+    rolls back as this propagates, which expires the row it came from."""
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(json.loads(self.stored.response), status_code=self.stored.status_code,
-                            headers={"Idempotent-Replayed": "true"})
+    def __init__(self, stored: IdempotentRequest):
+        self.status_code, self.body = stored.status_code, stored.response
+
+    def response(self) -> Response:
+        return Response(self.body, status_code=self.status_code, media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
 
 
 class Idempotency:
@@ -33,14 +39,25 @@ class Idempotency:
         self.fingerprint = fingerprint
         if self.key is None:
             return
+        if is_postgres(self.session):
+            # Requests with one key take turns: the second reads the first's answer once it has committed,
+            # instead of doing the work again and failing on the unique key. (SQLite writers already take turns.)
+            self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._lock_id()})
+        self._answer_if_used()
+
+    def _answer_if_used(self) -> None:
         stored = self.session.exec(select(IdempotentRequest).where(
             IdempotentRequest.workspace_id == self.principal.workspace.id,
             IdempotentRequest.actor == self.principal.actor, IdempotentRequest.key == self.key)).first()
         if stored is None:
             return
-        if stored.request_sha256 != fingerprint:
+        if stored.request_sha256 != self.fingerprint:
             raise Conflict("this Idempotency-Key was already used for a different request", field="Idempotency-Key")
         raise Replay(stored)
+
+    def _lock_id(self) -> int:
+        digest = hashlib.sha256(f"{self.principal.workspace.id}\n{self.principal.actor}\n{self.key}".encode())
+        return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
     def respond(self, payload: Any, status_code: int = 201) -> JSONResponse:
         content = jsonable_encoder(payload)
@@ -48,7 +65,14 @@ class Idempotency:
             self.session.add(IdempotentRequest(
                 workspace_id=self.principal.workspace.id, actor=self.principal.actor, key=self.key,
                 request_sha256=self.fingerprint, status_code=status_code, response=json.dumps(content)))
-            self.session.flush()
+            try:
+                self.session.flush()
+            except IntegrityError:
+                # Another request with this key committed first (one that could not take the lock above):
+                # undo this one's work and answer with the first.
+                self.session.rollback()
+                self._answer_if_used()
+                raise
         return JSONResponse(content, status_code=status_code)
 
 

@@ -1,11 +1,17 @@
 """create_app(): the two front doors (JSON API and pages) over one domain layer."""
 
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from service.accounts import api as accounts_api
 from service.accounts import pages as accounts_pages
@@ -13,14 +19,17 @@ from service.bundles import api as bundles_api
 from service.bundles import pages as bundles_pages
 from service.clients import api as clients_api
 from service.clients import pages as clients_pages
-from service.db import get_engine
+from service.config import get_settings
+from service.db import UNSAFE_METHODS, Busy, get_engine, is_lock_failure
+from service.deps import API_PREFIX, owner_principal, writing_principal
 from service.engagements import api as engagements_api
 from service.engagements import pages as engagements_pages
 from service.errors import DomainError, Invalid, Unauthorized
 from service.evidence import api as evidence_api
 from service.facts import api as facts_api
 from service.facts import pages as facts_pages
-from service.idempotency import Replay
+from service.http import Admission
+from service.idempotency import Replay, idempotency
 from service.ledger import api as ledger_api
 from service.records import api as records_api
 from service.records import pages as records_pages
@@ -65,7 +74,7 @@ def _api_error(exc: DomainError) -> JSONResponse:
 
 
 async def domain_error(request: Request, exc: DomainError) -> Response:
-    if request.url.path.startswith("/api/"):
+    if request.url.path.startswith(API_PREFIX):
         return _api_error(exc)
     if isinstance(exc, Unauthorized):
         target = "/login?next=" + quote(request.url.path)
@@ -75,8 +84,61 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
     return render(request, "error.html", {"status": exc.status, "message": exc.message}, status_code=exc.status)
 
 
+def _busy(request: Request, exc: Exception) -> Response:
+    """A lock or connection not had in time, or PostgreSQL breaking a deadlock: nothing was stored (the
+    transaction rolled back), and the same request may simply be sent again."""
+    if isinstance(exc, OperationalError | DBAPIError) and not is_lock_failure(exc):
+        raise exc
+    return JSONResponse({"detail": "Docket is busy; try again in a moment"}, 503, headers={"Retry-After": "2"})
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI):
+    # Threads for every admitted request and its dependencies (each may hold one while it waits for the
+    # database), so that the thread pool is never the bottleneck the admission limit does not know about.
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens = max(limiter.total_tokens, 2 * get_settings().max_requests + 8)
+    yield
+
+
+class ErrorBody(BaseModel):
+    detail: str
+
+
+def _error(description: str) -> dict:
+    return {"model": ErrorBody, "description": description}
+
+
+def _document_errors(routes) -> None:
+    """Each API route's error answers in OpenAPI, worked out from what the route depends on, so that a client
+    generated from the schema knows them (and a new route gets them without a hand-kept list)."""
+    for route in routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls = {d.call for d in _flat(route.dependant)}
+        errors = {401: _error("no valid token or session"),
+                  429: _error("too many failed sign-ins or token checks from this address; see Retry-After"),
+                  503: _error("busy; nothing was done; send it again after Retry-After seconds")}
+        if "{" in route.path:
+            errors[404] = _error("no such object in this workspace (the same answer whether it exists elsewhere)")
+        if calls & {writing_principal, owner_principal}:
+            errors[403] = _error("this token or account may read but not change this workspace")
+        if idempotency in calls:
+            errors[409] = _error("this Idempotency-Key was already used for a different request")
+        if route.methods & UNSAFE_METHODS:
+            errors[413] = _error("the request body is larger than allowed")
+        for status, response in errors.items():
+            route.responses.setdefault(status, response)
+
+
+def _flat(dependant):
+    for sub in dependant.dependencies:
+        yield sub
+        yield from _flat(sub)
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
-    app = FastAPI(title="Docket", version="1", docs_url="/api/docs", redoc_url=None,
+    app = FastAPI(title="Docket", version="1", docs_url="/api/docs", redoc_url=None, lifespan=_lifespan,
                   openapi_url="/api/openapi.json",
                   description="A tamper-evident record of client engagements. Authenticate with "
                               "`Authorization: Bearer <token>` (create one with `docket token create`).")
@@ -84,6 +146,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix="/api/v1")
     for module in (accounts_api, clients_api, engagements_api, records_api, evidence_api, ledger_api,
                    bundles_api, facts_api):
+        _document_errors(module.router.routes)
         api.include_router(module.router)
     app.include_router(api)
     for module in (accounts_pages, clients_pages, engagements_pages, records_pages, bundles_pages, facts_pages):
@@ -91,6 +154,9 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(Replay, lambda request, exc: exc.response())
+    for busy in (Busy, SATimeoutError, OperationalError, DBAPIError):
+        app.add_exception_handler(busy, _busy)
+    app.add_middleware(Admission, settings=get_settings())
     app.add_middleware(SecurityHeaders)
 
     @app.get("/healthz", include_in_schema=False)

@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from service.fields import utc_in_range
 from service.money import fmt_money
 from service.records.kinds import KINDS
 
@@ -28,7 +29,7 @@ def form_datetime(text: str) -> datetime:
     """A datetime-local field (no zone: the pages say UTC), or a time with an offset, as UTC. ValueError if it is
     neither."""
     value = datetime.fromisoformat(text)
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    return utc_in_range(value if value.tzinfo else value.replace(tzinfo=UTC))
 
 
 def _when(value: datetime | date | None, fmt: str = "%d %b %Y %H:%M") -> str:

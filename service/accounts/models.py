@@ -42,6 +42,19 @@ class Membership(SQLModel, table=True):
     role: str = Field(max_length=16)
 
 
+class Invitation(SQLModel, table=True):
+    """A role in a workspace offered to someone who already has an account. It becomes a membership only when that
+    person, signed in, accepts it: whoever invites never gets a way into their account."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id")
+    user_id: int = Field(foreign_key="user.id", index=True)
+    role: str = Field(max_length=16)
+    invited_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class AuthSession(SQLModel, table=True):
     __tablename__ = "auth_session"
     id: int | None = Field(default=None, primary_key=True)

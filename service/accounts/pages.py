@@ -2,25 +2,32 @@ import hmac
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from service.accounts.models import Role, Scope, User
 from service.accounts.service import (
+    accept_invitation,
     authenticate,
     change_member,
     change_password,
     create_api_token,
+    decline_invitation,
     end_session,
     invite_member,
     list_api_tokens,
     list_members,
+    pending_invitations,
     redeem_login_link,
     revoke_api_token,
     start_session,
     switch_workspace,
+    withdraw_invitation,
+    workspace_invitations,
 )
+from service.accounts.throttle import TooManyAttempts, app_throttle, client_address
 from service.config import get_settings
+from service.db import writes
 from service.deps import SESSION_COOKIE, Id, OwnerDep, PrincipalDep, SessionDep
 from service.errors import DomainError, Invalid
 from service.web import render
@@ -34,7 +41,10 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-def _signed_in(target: str, token: str) -> RedirectResponse:
+def _signed_in(session, user: User, target: str, token: str) -> RedirectResponse:
+    # Invitations wait on the settings page; someone who just signed in without a page in mind is shown them.
+    if _safe_next(target) == "/" and pending_invitations(session, user_id=user.id):
+        target = "/settings#invitations"
     response = RedirectResponse(_safe_next(target), status_code=303)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=get_settings().secure_cookies,
                         max_age=get_settings().session_days * 86400)
@@ -52,6 +62,13 @@ def _login_page(request: Request, *, error: str | None = None, status_code: int 
     return response
 
 
+def _refused(request: Request, exc: DomainError, *, email: str = ""):
+    response = _login_page(request, error=exc.message, status_code=exc.status, email=email)
+    if isinstance(exc, TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 @router.get("/login")
 def login_form(request: Request):
     return _login_page(request)
@@ -65,17 +82,26 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_
     if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
         return _login_page(request, error="The form expired; please try again.", status_code=403, email=email)
     try:
-        user = authenticate(session, email=email, password=password)
+        with app_throttle(request.app).attempt("login", account=email.strip().lower(),
+                                               address=client_address(request)):
+            user = authenticate(session, email=email, password=password)
         token = start_session(session, user=user)
     except DomainError as exc:
-        return _login_page(request, error=exc.message, status_code=exc.status, email=email)
-    return _signed_in(next, token)
+        return _refused(request, exc, email=email)
+    return _signed_in(session, user, next, token)
 
 
-@router.get("/login/link/{token}")
-def login_with_link(token: str, session: SessionDep, next: str = "/"):
-    user = redeem_login_link(session, token=token)
-    return _signed_in(next, start_session(session, user=user))
+@router.get("/login/link/{token}", dependencies=[Depends(writes)])
+def login_with_link(request: Request, token: str, session: SessionDep, next: str = "/"):
+    try:
+        with app_throttle(request.app).attempt("login_link", address=client_address(request)):
+            user = redeem_login_link(session, token=token)
+        cookie = start_session(session, user=user)
+    except DomainError as exc:
+        # Nothing of a refused sign-in is kept: a link that led nowhere stays unused.
+        session.rollback()
+        return _refused(request, exc)
+    return _signed_in(session, user, next, cookie)
 
 
 @router.post("/logout")
@@ -100,9 +126,11 @@ def settings_page(request: Request, principal: PrincipalDep, session: SessionDep
 
 def _settings(request, principal, session, *, status_code: int = 200, **extra):
     context = {"members": list_members(session, workspace=principal.workspace), "roles": list(Role),
-               "scopes": list(Scope), "me": session.get(User, principal.user_id), **extra}
+               "scopes": list(Scope), "me": session.get(User, principal.user_id),
+               "invitations": pending_invitations(session, user_id=principal.user_id), **extra}
     if principal.role == Role.owner:
         context["tokens"] = list_api_tokens(session, workspace=principal.workspace)
+        context["invited"] = workspace_invitations(session, workspace=principal.workspace)
     return render(request, "accounts/settings.html", context, status_code=status_code)
 
 
@@ -114,7 +142,8 @@ def password_page(request: Request, principal: PrincipalDep, session: SessionDep
     try:
         if password != password_again:
             raise Invalid("the new password and its repetition differ", field="password_again")
-        change_password(session, user=session.get(User, principal.user_id), current=current_password, new=password)
+        change_password(session, user=session.get(User, principal.user_id), current=current_password, new=password,
+                        keep_session=request.cookies[SESSION_COOKIE])
     except Invalid as exc:
         return _settings(request, principal, session, password_error=exc.message, status_code=422)
     return _settings(request, principal, session, password_saved=True)
@@ -140,8 +169,30 @@ def new_member(request: Request, principal: OwnerDep, session: SessionDep,
                name: Annotated[str, Form(max_length=200)] = ""):
     user, token = invite_member(session, workspace=principal.workspace, inviter_id=principal.user_id,
                                 email=email, name=name, role=role)
+    if token is None:
+        return _settings(request, principal, session, invitation_sent=user.email)
     return _settings(request, principal, session, invite_link=f"{get_settings().base_url}/login/link/{token}",
                      invite_email=user.email)
+
+
+@router.post("/settings/members/invitations/{invitation_id}/withdraw")
+def withdraw_invitation_page(invitation_id: Id, principal: OwnerDep, session: SessionDep):
+    withdraw_invitation(session, workspace=principal.workspace, invitation_id=invitation_id)
+    return RedirectResponse("/settings", status_code=303)
+
+
+@router.post("/settings/invitations/{invitation_id}/accept")
+def accept_invitation_page(request: Request, invitation_id: Id, principal: PrincipalDep, session: SessionDep):
+    workspace = accept_invitation(session, user_id=principal.user_id, invitation_id=invitation_id)
+    # Straight into the workspace just joined: that is why one accepts.
+    switch_workspace(session, token=request.cookies[SESSION_COOKIE], workspace_id=workspace.id)
+    return RedirectResponse("/", status_code=303)
+
+
+@router.post("/settings/invitations/{invitation_id}/decline")
+def decline_invitation_page(invitation_id: Id, principal: PrincipalDep, session: SessionDep):
+    decline_invitation(session, user_id=principal.user_id, invitation_id=invitation_id)
+    return RedirectResponse("/settings#invitations", status_code=303)
 
 
 @router.post("/settings/members/{user_id}")

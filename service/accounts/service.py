@@ -8,9 +8,21 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, update
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from service.accounts.models import ApiToken, AuthSession, LoginLink, Membership, Role, Scope, User, Workspace
+from service.accounts.models import (
+    ApiToken,
+    AuthSession,
+    Invitation,
+    LoginLink,
+    Membership,
+    Role,
+    Scope,
+    User,
+    Workspace,
+)
 from service.config import get_settings
 from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from service.ledger import note
@@ -104,15 +116,81 @@ def add_member(session: Session, *, workspace: Workspace, user: User, role: Role
 
 def invite_member(
     session: Session, *, workspace: Workspace, inviter_id: int, email: str, name: str, role: Role
-) -> tuple[User, str]:
-    """Adds someone (a new account if need be) with a role, and returns a one-time login link token for them."""
+) -> tuple[User, str | None]:
+    """Adds someone with a role. A new account is made a member at once and gets a one-time login link token for
+    the inviter to pass on. Someone who already has an account gets an invitation they accept when signed in, and
+    no token: a link for their account would let the inviter sign in as them, into all their workspaces."""
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None:
         user = create_user(session, email=email, name=name.strip() or email.strip())
-    if user.id == inviter_id and role != Role.owner:
-        raise Forbidden("you cannot lower your own role")
-    add_member(session, workspace=workspace, user=user, role=role)
-    return user, create_login_link(session, user=user)
+        add_member(session, workspace=workspace, user=user, role=role)
+        return user, create_login_link(session, user=user)
+    if session.get(Membership, (workspace.id, user.id)) is not None:
+        raise Conflict(f"{user.email} is already a member; change their role in the list of members", field="email")
+    invitation = session.exec(select(Invitation).where(Invitation.workspace_id == workspace.id,
+                                                       Invitation.user_id == user.id)).first()
+    if invitation is None:
+        invitation = Invitation(workspace_id=workspace.id, user_id=user.id, role=role, invited_by=inviter_id)
+    invitation.role = role
+    session.add(invitation)
+    session.flush()
+    return user, None
+
+
+def pending_invitations(session: Session, *, user_id: int) -> list[tuple[Invitation, Workspace, User]]:
+    """The invitations waiting for this person, with the workspace and who invited them."""
+    inviter = aliased(User)
+    rows = session.exec(
+        select(Invitation, Workspace, inviter)
+        .join(Workspace, Workspace.id == Invitation.workspace_id)
+        .join(inviter, inviter.id == Invitation.invited_by)
+        .where(Invitation.user_id == user_id)
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return list(rows)
+
+
+def workspace_invitations(session: Session, *, workspace: Workspace) -> list[tuple[Invitation, User]]:
+    """The invitations this workspace has sent that are not yet accepted or declined."""
+    rows = session.exec(
+        select(Invitation, User).join(User, User.id == Invitation.user_id)
+        .where(Invitation.workspace_id == workspace.id).order_by(User.email)
+    )
+    return list(rows)
+
+
+def _take_invitation(session: Session, *, user_id: int, invitation_id: int) -> Invitation:
+    """Removes the invitation if it is this person's, in one conditional DELETE: of two concurrent answers to
+    one invitation exactly one finds it, and nobody else's invitation can be answered by guessing its id."""
+    invitation = session.exec(select(Invitation).where(Invitation.id == invitation_id,
+                                                       Invitation.user_id == user_id)).first()
+    if invitation is None:
+        raise NotFound("no such invitation")
+    gone = session.execute(delete(Invitation).where(Invitation.id == invitation_id, Invitation.user_id == user_id))
+    if gone.rowcount != 1:
+        raise NotFound("no such invitation")
+    session.expunge(invitation)
+    return invitation
+
+
+def accept_invitation(session: Session, *, user_id: int, invitation_id: int) -> Workspace:
+    invitation = _take_invitation(session, user_id=user_id, invitation_id=invitation_id)
+    workspace = session.get(Workspace, invitation.workspace_id)
+    if session.get(Membership, (invitation.workspace_id, user_id)) is None:
+        session.add(Membership(workspace_id=invitation.workspace_id, user_id=user_id, role=invitation.role))
+        session.flush()
+    return workspace
+
+
+def decline_invitation(session: Session, *, user_id: int, invitation_id: int) -> None:
+    _take_invitation(session, user_id=user_id, invitation_id=invitation_id)
+
+
+def withdraw_invitation(session: Session, *, workspace: Workspace, invitation_id: int) -> None:
+    gone = session.execute(delete(Invitation).where(Invitation.id == invitation_id,
+                                                    Invitation.workspace_id == workspace.id))
+    if gone.rowcount != 1:
+        raise NotFound("no such invitation")
 
 
 def change_member(session: Session, *, workspace: Workspace, actor_id: int, user_id: int, role: Role | None) -> None:
@@ -169,15 +247,22 @@ def set_password(session: Session, *, user: User, password: str) -> None:
     session.add(user)
 
 
-def change_password(session: Session, *, user: User, current: str, new: str) -> None:
+def change_password(session: Session, *, user: User, current: str, new: str, keep_session: str) -> None:
     """Sets a person's password; one already set must be given again, so that a browser left signed in is not
-    enough to take the account over."""
+    enough to take the account over. Everywhere else the person is signed in is signed out, and login links not
+    yet used stop working: whoever learnt the old password, or holds a link, loses the way in. The session
+    `keep_session` (the cookie of the browser making the change) stays."""
     if user.password_hash:
         try:
             _hasher.verify(user.password_hash, current)
         except (VerificationError, InvalidHashError):
             raise Invalid("the current password is wrong", field="current_password") from None
     set_password(session, user=user, password=new)
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id,
+                                              AuthSession.token_hash != hash_secret(keep_session)))
+    now = utcnow()
+    session.execute(update(LoginLink).where(LoginLink.user_id == user.id, LoginLink.used_at.is_(None),
+                                            LoginLink.expires_at > now).values(expires_at=now))
 
 
 def create_login_link(session: Session, *, user: User, minutes: int | None = None) -> str:
@@ -190,12 +275,18 @@ def create_login_link(session: Session, *, user: User, minutes: int | None = Non
 
 
 def redeem_login_link(session: Session, *, token: str) -> User:
-    link = session.exec(select(LoginLink).where(LoginLink.token_hash == hash_secret(token))).first()
-    if link is None or link.used_at is not None or link.expires_at < utcnow():
+    """Marks the link used in one conditional UPDATE: when the same link is opened twice at once, exactly one
+    request claims it (the other waits for the row, then finds it used) and only that one gets a session."""
+    now = utcnow()
+    claimed = session.execute(
+        update(LoginLink)
+        .where(LoginLink.token_hash == hash_secret(token), LoginLink.used_at.is_(None), LoginLink.expires_at >= now)
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:
         raise Unauthorized("this login link is unknown, used or expired; ask for a new one")
-    link.used_at = utcnow()
-    session.add(link)
-    return session.get(User, link.user_id)
+    user_id = session.exec(select(LoginLink.user_id).where(LoginLink.token_hash == hash_secret(token))).one()
+    return session.get(User, user_id)
 
 
 def start_session(session: Session, *, user: User, workspace_id: int | None = None) -> str:

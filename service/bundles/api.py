@@ -10,8 +10,9 @@ from service.config import get_settings
 from service.db import writes
 from service.deps import EngagementDep, SessionDep, WriterDep
 from service.evidence.store import EvidenceStore
+from service.http import StrictJsonRoute
 
-router = APIRouter(tags=["bundles"])
+router = APIRouter(tags=["bundles"], route_class=StrictJsonRoute)
 
 
 @router.get("/engagements/{engagement_id}/bundle", dependencies=[Depends(writes)], response_class=StreamingResponse,

@@ -3,9 +3,10 @@ from fastapi import APIRouter
 from service.clients.models import ClientCreate, ClientPublic
 from service.clients.service import create_client, list_clients
 from service.deps import ClientDep, PrincipalDep, SessionDep, WriterDep
+from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients", tags=["clients"], route_class=StrictJsonRoute)
 
 
 @router.post("", status_code=201, response_model=ClientPublic)

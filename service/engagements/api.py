@@ -5,9 +5,10 @@ from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, EngagementPublic
 from service.engagements.service import create_engagement, list_engagements, to_public
 from service.facts.service import current_status, facts_settings
+from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 
-router = APIRouter(prefix="/engagements", tags=["engagements"])
+router = APIRouter(prefix="/engagements", tags=["engagements"], route_class=StrictJsonRoute)
 
 
 @router.post("", status_code=201, response_model=EngagementPublic)

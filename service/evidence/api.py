@@ -10,9 +10,10 @@ from service.evidence.models import EvidencePublic
 from service.evidence.service import get_evidence, register_evidence
 from service.evidence.store import EvidenceStore
 from service.evidence.upload import Upload, receive_upload
+from service.http import StrictJsonRoute
 from service.idempotency import Idempotency, IdempotencyDep
 
-router = APIRouter(prefix="/evidence", tags=["evidence"])
+router = APIRouter(prefix="/evidence", tags=["evidence"], route_class=StrictJsonRoute)
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -40,9 +41,13 @@ async def post_evidence(request: Request, principal: WriterDep, session: Session
 
 
 def _register(session: Session, principal: Principal, idem: Idempotency, upload: Upload) -> JSONResponse:
-    idem.check(f"evidence:{upload.sha256}:{upload.filename}")
-    evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256, size=upload.size,
-                                 media_type=upload.media_type, filename=upload.filename)
+    try:
+        idem.check(f"evidence:{upload.sha256}:{upload.filename}")
+        evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256,
+                                     size=upload.size, media_type=upload.media_type, filename=upload.filename)
+        upload.keep()
+    finally:
+        upload.discard()  # the temporary file, if it was not kept
     return idem.respond(EvidencePublic.model_validate(evidence, from_attributes=True))
 
 

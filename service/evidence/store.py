@@ -43,11 +43,20 @@ class PendingFile:
         self._hash.update(chunk)
         self._file.write(chunk)
 
-    def commit(self) -> str:
+    def finish(self) -> str:
+        """All bytes received: on disk in the temporary file, and their hash."""
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
-        sha256 = self._hash.hexdigest()
+        self.sha256 = self._hash.hexdigest()
+        return self.sha256
+
+    def commit(self) -> str:
+        """Stores the finished file under its hash. Only once the request that brought it is accepted: a refused
+        upload must leave nothing in the store."""
+        if not self._file.closed:
+            self.finish()
+        sha256 = self.sha256
         final = self.store.path(sha256)
         if final.exists():
             # Same hash, same bytes: the stored copy stays untouched (files are never modified).

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from service.errors import Invalid, TooLarge
@@ -19,11 +20,29 @@ _FIELD_LIMIT = 4096
 
 @dataclass
 class Upload:
+    """A file received in full but not yet stored: the route decides, then keeps or discards it."""
+
     sha256: str
     size: int
     media_type: str
     filename: str
     fields: dict[str, str]
+    pending: PendingFile
+
+    def keep(self) -> None:
+        """Into the store, before the transaction that references it commits (DESIGN §3.4)."""
+        self.pending.commit()
+
+    def discard(self) -> None:
+        self.pending.discard()
+
+
+def _text(raw: bytes) -> str:
+    """A header parameter as browsers send it: UTF-8 (RFC 7578 §4.2), or Latin-1 from older clients."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def clean_filename(raw: str) -> str:
@@ -47,7 +66,7 @@ async def receive_upload(request: Request, store: EvidenceStore, limit: int, fie
     if declared.isdigit() and int(declared) > limit + 1024 * 1024:
         raise TooLarge(f"the upload is larger than the limit of {limit // (1024 * 1024)} MB")
 
-    headers: dict[str, str] = {}
+    headers: dict[str, bytes] = {}
     header_name = bytearray()
     header_value = bytearray()
     part: dict = {}
@@ -66,20 +85,22 @@ async def receive_upload(request: Request, store: EvidenceStore, limit: int, fie
         header_value.extend(data[start:end])
 
     def on_header_end():
-        headers[header_name.decode("latin-1").lower()] = header_value.decode("utf-8", "replace")
+        # Kept as bytes: decoding here and encoding again for the parameter parser mangled UTF-8 file names.
+        headers[header_name.decode("latin-1").lower()] = bytes(header_value)
         header_name.clear()
         header_value.clear()
 
     def on_headers_finished():
         nonlocal pending
-        _, options = parse_options_header(headers.get("content-disposition", ""))
-        name = options.get(b"name", b"").decode("utf-8", "replace")
+        _, options = parse_options_header(headers.get("content-disposition", b""))
+        name = _text(options.get(b"name", b""))
         part["name"] = name
         if name == field and b"filename" in options:
             if received:
                 raise Invalid(f"send one file per upload in the '{field}' part", field=field)
-            filename = clean_filename(options[b"filename"].decode("utf-8", "replace"))
-            received.update(filename=filename, media_type=clean_media_type(headers.get("content-type"), filename))
+            filename = clean_filename(_text(options[b"filename"]))
+            media_type = clean_media_type(headers.get("content-type", b"").decode("latin-1"), filename)
+            received.update(filename=filename, media_type=media_type)
             pending = store.writer(limit)
             part["file"] = True
         else:
@@ -107,21 +128,25 @@ async def receive_upload(request: Request, store: EvidenceStore, limit: int, fie
             "on_headers_finished": on_headers_finished,
             "on_part_data": on_part_data,
             "on_part_end": on_part_end,
+            "on_end": lambda: received.update(complete=True),
         },
     )
     try:
         async for chunk in request.stream():
             parser.write(chunk)
         parser.finalize()
+        if not received.pop("complete", False):
+            # A body cut off before its closing boundary may be missing the end of the file.
+            raise Invalid("the upload ended before the form's closing boundary; send it again", field=field)
         if pending is None:
             raise Invalid(f"no file in the '{field}' part of the form", field=field)
         if pending.size == 0:
             raise Invalid("the file is empty", field=field)
-        sha256 = pending.commit()
+        sha256 = pending.finish()
     except Exception as exc:
         if pending is not None:
             pending.discard()
-        if isinstance(exc, Invalid | TooLarge):
+        if isinstance(exc, Invalid | TooLarge | HTTPException):
             raise
         raise Invalid(f"the upload is not a well-formed multipart form ({exc})", field=field) from None
-    return Upload(sha256=sha256, size=pending.size, fields=fields, **received)
+    return Upload(sha256=sha256, size=pending.size, fields=fields, pending=pending, **received)

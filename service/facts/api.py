@@ -12,8 +12,9 @@ from service.facts.service import (
     list_thresholds,
     set_thresholds,
 )
+from service.http import StrictJsonRoute
 
-router = APIRouter(tags=["facts"])
+router = APIRouter(tags=["facts"], route_class=StrictJsonRoute)
 AS_OF = Query(None, description="compute interest, overdue days and open commitments as of this day (default: "
                                 "today, UTC)")
 

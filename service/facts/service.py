@@ -323,11 +323,24 @@ _LEDGER_ROWS = text("SELECT idx, kind, occurred_at, body, refs, attachments FROM
 
 
 def _read_ledger(session: Session, engagement: Engagement) -> Ledger:
+    return ledger_from_rows(engagement, ledger_rows(session, engagement))
+
+
+def ledger_rows(session: Session, engagement: Engagement) -> list:
+    """The engagement's records as (index, kind, occurred_at, body, refs, attachments) rows in chronology order,
+    raw as the database keeps them."""
+    return session.execute(_LEDGER_ROWS, {"engagement": engagement.id}).all()
+
+
+def ledger_from_rows(engagement: Engagement, rows) -> Ledger:
     """Every record in chronology order (occurred_at, then index), each as last amended, retracted ones and the
-    corrections themselves left out; the exhibits numbered on the way. One read and one pass, whatever the
-    size: corrections refer only to earlier indices but may come later in chronology, so they are applied to the
-    items afterwards."""
-    rows = session.execute(_LEDGER_ROWS, {"engagement": engagement.id}).all()
+    corrections themselves left out; the exhibits numbered on the way. One pass, whatever the size: corrections
+    refer only to earlier indices but may come later in chronology, so they are applied to the items afterwards.
+
+    Pure, so that a bundle's statement can be derived again offline from its records: `rows` are
+    (index, kind, occurred_at, body, refs, attachments) in chronology order, with occurred_at a datetime or the
+    database's naive UTC text, body the exact JSON bytes or text (empty or None once redacted), refs and
+    attachments lists or their JSON text."""
     corrections = []
     attached = []
     items = []
@@ -1255,20 +1268,29 @@ def _compute(session: Session, engagement: Engagement, as_of: date, settings: Se
 
 
 def _compute_facts(session: Session, engagement: Engagement, as_of: date, settings: Settings) -> Facts:
-    ledger = _read_ledger(session, engagement)
-    terms, changes = _terms(ledger)
     client = session.get(Client, engagement.client_id)
+    return facts_from_rows(engagement, ledger_rows(session, engagement), client_name=client.name, as_of=as_of,
+                           settings=settings)
+
+
+def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: date, settings: Settings) -> Facts:
+    """The facts from the engagement (its opening terms, title, ids, tree size and root), its records as
+    `ledger_from_rows` takes them, the client's name, the day and the rates and thresholds: no database, so that
+    `docket verify` can derive a bundle's statement again from the bundle alone."""
+    ledger = ledger_from_rows(engagement, rows)
+    terms, changes = _terms(ledger)
     notice = _notice(ledger, terms)
     trial = _trial(ledger, terms, notice, as_of)
     work, work_totals = _work(ledger)
     money = _money(ledger, terms, settings.rates, as_of)
     commitments = _commitments(ledger, as_of)
     signals = _signals(_signal_inputs(ledger, money, commitments, as_of), settings.thresholds)
-    parts = {"client_name": client.name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
+    parts = {"client_name": client_name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
              "work_totals": work_totals, "money": money, "commitments": commitments, "signals": signals}
     statement = [StatementLine(number=n, text=text, refs=refs)
                  for n, (text, refs) in enumerate(_statement(ledger, terms, changes, parts), start=1)]
-    return Facts(engagement_id=engagement.id, title=engagement.title, client_id=client.id, client_name=client.name,
+    return Facts(engagement_id=engagement.id, title=engagement.title, client_id=engagement.client_id,
+                 client_name=client_name,
                  as_of=as_of, tree_size=engagement.tree_size,
                  root_hash=engagement.root_hash.hex() if engagement.root_hash else None, notice=notice, trial=trial,
                  status=_status(ledger, notice, as_of), work=work, work_totals=work_totals,

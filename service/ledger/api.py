@@ -7,11 +7,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from service.db import writes
 from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
+from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 from service.ledger import service as ledger
 from service.ledger.receipts import share_checkpoint
 
-router = APIRouter(tags=["ledger"])
+router = APIRouter(tags=["ledger"], route_class=StrictJsonRoute)
 
 
 def b64(data: bytes) -> str:

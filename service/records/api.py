@@ -1,15 +1,15 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from service.deps import EngagementDep, Id, PrincipalDep, SessionDep, WriterDep
+from service.fields import AnyTime
+from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 from service.records.models import RecordIn, RecordPage, RecordPublic
 from service.records.service import append_record, describe, get_record, list_records, public_record
-from service.times import to_utc
 
-router = APIRouter(prefix="/engagements/{engagement_id}/records", tags=["records"])
+router = APIRouter(prefix="/engagements/{engagement_id}/records", tags=["records"], route_class=StrictJsonRoute)
 
 
 @router.post("", status_code=201, response_model=RecordPublic,
@@ -31,16 +31,15 @@ def get_records(
     principal: PrincipalDep,
     session: SessionDep,
     kind: Annotated[list[str] | None, Query(description="repeat to match any of several kinds")] = None,
-    occurred_from: AwareDatetime | None = None,
-    occurred_to: AwareDatetime | None = None,
+    occurred_from: AnyTime | None = None,
+    occurred_to: AnyTime | None = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     records, next_cursor = list_records(
         session, engagement=engagement, kinds=kind,
-        occurred_from=to_utc(occurred_from) if occurred_from else None,
-        occurred_to=to_utc(occurred_to) if occurred_to else None,
+        occurred_from=occurred_from, occurred_to=occurred_to,
         q=q, cursor=cursor, limit=limit)
     return RecordPage(items=describe(session, engagement=engagement, records=records), next_cursor=next_cursor)
 

@@ -1,8 +1,9 @@
 """Settings: API tokens shown once and revocable by owners; members and roles; sign-out."""
 
 from fastapi.testclient import TestClient
+from sqlmodel import select
 
-from service.accounts.models import Membership
+from service.accounts.models import LoginLink, Membership
 from tests import factories
 
 
@@ -110,3 +111,79 @@ def test_anyone_sets_then_changes_their_own_password(app, session, owner):
         assert changed.status_code == 200
         session.expire_all()
         assert authenticate(session, email=viewer.user.email, password="battery staple").id == viewer.user.id
+
+
+def test_inviting_an_existing_account_shows_no_link_and_the_invited_person_accepts_when_signed_in(
+        app, browser_session, session, owner):
+    victim = factories.make_member(session, workspace_name="Victim Co")
+    response = browser_session.post("/settings/members", data={
+        "csrf_token": browser_session.csrf, "email": victim.user.email, "name": "", "role": "owner"})
+    assert response.status_code == 200
+    assert "/login/link/" not in response.text
+    assert "they will see the invitation when they sign in" in response.text
+    assert session.exec(select(LoginLink).where(LoginLink.user_id == victim.user.id)).all() == []
+    assert "Invited, not yet accepted" in response.text and victim.user.email in response.text
+    invitation_id = response.text.split("/settings/members/invitations/")[1].split("/withdraw")[0]
+    # The inviter cannot answer it for them.
+    assert browser_session.post(f"/settings/invitations/{invitation_id}/accept",
+                                data={"csrf_token": browser_session.csrf}).status_code == 404
+    assert session.get(Membership, (owner.workspace.id, victim.user.id)) is None
+
+    with TestClient(app) as client:
+        token = factories.sign_in(client, session, user=victim.user)
+        landing = client.get("/settings")
+        assert "Invitations for you" in landing.text and owner.workspace.name in landing.text
+        accepted = client.post(f"/settings/invitations/{invitation_id}/accept", data={"csrf_token": token},
+                               follow_redirects=False)
+        assert accepted.status_code == 303 and accepted.headers["location"] == "/"
+        session.expire_all()
+        assert session.get(Membership, (owner.workspace.id, victim.user.id)).role == "owner"
+        home = client.get("/settings").text
+        assert "Invitations for you" not in home and f'<option value="{owner.workspace.id}" selected' in home
+
+
+def test_signing_in_with_an_invitation_waiting_lands_on_it_and_declining_it_joins_nothing(app, session, owner):
+    from service.accounts.service import create_login_link, invite_member
+
+    invited = factories.make_member(session, workspace_name="Elsewhere")
+    invite_member(session, workspace=owner.workspace, inviter_id=owner.user.id, email=invited.user.email, name="",
+                  role="viewer")
+    token = create_login_link(session, user=invited.user)
+    session.commit()
+    with TestClient(app) as client:
+        opened = client.get(f"/login/link/{token}", follow_redirects=False)
+        assert opened.status_code == 303 and opened.headers["location"] == "/settings#invitations"
+        html = client.get("/settings").text
+        csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
+        invitation_id = html.split("/settings/invitations/")[1].split("/")[0]
+        declined = client.post(f"/settings/invitations/{invitation_id}/decline", data={"csrf_token": csrf},
+                               follow_redirects=False)
+        assert declined.status_code == 303
+        assert "Invitations for you" not in client.get("/settings").text
+    session.expire_all()
+    assert session.get(Membership, (owner.workspace.id, invited.user.id)) is None
+
+
+def test_owner_withdraws_an_invitation(browser_session, session, owner):
+    other = factories.make_member(session, workspace_name="Elsewhere")
+    sent = browser_session.post("/settings/members", data={
+        "csrf_token": browser_session.csrf, "email": other.user.email, "role": "editor"})
+    invitation_id = sent.text.split("/settings/members/invitations/")[1].split("/withdraw")[0]
+    withdrawn = browser_session.post(f"/settings/members/invitations/{invitation_id}/withdraw",
+                                     data={"csrf_token": browser_session.csrf}, follow_redirects=False)
+    assert withdrawn.status_code == 303
+    assert "Invited, not yet accepted" not in browser_session.get("/settings").text
+    again = browser_session.post(f"/settings/members/invitations/{invitation_id}/withdraw",
+                                 data={"csrf_token": browser_session.csrf})
+    assert again.status_code == 404
+
+
+def test_changing_the_password_signs_out_the_other_browsers_but_not_this_one(app, session, owner):
+    with TestClient(app) as here, TestClient(app) as there:
+        factories.sign_in(here, session, user=owner.user)
+        factories.sign_in(there, session, user=owner.user)
+        changed = here.post("/settings/password", data={"csrf_token": here.csrf, "password": "correct horse",
+                                                        "password_again": "correct horse"})
+        assert changed.status_code == 200 and "Password saved." in changed.text
+        assert here.get("/settings", follow_redirects=False).status_code == 200
+        assert there.get("/settings", follow_redirects=False).status_code == 303

@@ -46,3 +46,32 @@ def test_concurrent_appends_get_contiguous_indices_and_verify(engine):
             assert indices == list(range(expected)) and engagement.tree_size == expected
             report = verify_engagement(session, workspace=workspace, engagement=engagement)
             assert report.ok, report.render()
+
+
+def test_concurrent_checkpoint_requests_sign_each_size_once(engine):
+    """Several GETs of the checkpoint after the ledger grew: one signature for the new size, every caller gets
+    it (on PostgreSQL the second signer used to fail on the unique size)."""
+    from service.ledger import service as ledger
+    from service.ledger.models import Checkpoint
+
+    with new_session(engine, write=True) as session:
+        member = factories.make_member(session, workspace_name="Checkpoint Race Ltd")
+        engagement = factories.make_engagement(session, member=member)
+        ledger.latest_checkpoint(session, workspace=member.workspace, engagement=engagement)
+        factories.append(session, member=member, engagement=engagement)
+        session.commit()
+        engagement_id, workspace_id = engagement.id, member.workspace.id
+
+    def sign(_: int) -> str:
+        with new_session(engine, write=True) as session:
+            engagement = session.get(Engagement, engagement_id)
+            workspace = session.get(type(member.workspace), workspace_id)
+            note = ledger.latest_checkpoint(session, workspace=workspace, engagement=engagement).note
+            session.commit()
+            return note
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        notes = set(pool.map(sign, range(THREADS * 2)))
+    with new_session(engine) as session:
+        sizes = session.exec(select(Checkpoint.size).where(Checkpoint.engagement_id == engagement_id)).all()
+    assert len(notes) == 1 and sorted(sizes) == [1, 2]
