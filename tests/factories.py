@@ -19,6 +19,7 @@ from service.clients.models import ClientCreate
 from service.clients.service import create_client
 from service.engagements.models import Engagement, EngagementCreate
 from service.engagements.service import create_engagement
+from service.records.kinds import KINDS
 from service.records.models import Record, RecordCreate
 from service.records.service import append_record
 
@@ -73,6 +74,8 @@ def append(session: Session, *, member: Member, engagement: Engagement, kind: st
            occurred_at: datetime | None = None, refs: list[int] | None = None, attachments=None,
            external_id: str | None = None, **body) -> Record:
     body.setdefault("summary", f"{kind} {next(_seq)}")
+    if KINDS[kind].usual_direction is not None:
+        body.setdefault("direction", KINDS[kind].usual_direction.value)  # as the quick-add form preselects
     data = RecordCreate(kind=kind, occurred_at=occurred_at or datetime(2026, 2, 2, 10, tzinfo=UTC),
                         body=body, refs=refs or [], attachments=attachments or [], external_id=external_id)
     return _committed(session, append_record(session, workspace=member.workspace, engagement=engagement,

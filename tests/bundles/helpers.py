@@ -56,7 +56,7 @@ def build_engagement(session, *, member):
     add(session, member=member, engagement=engagement, kind="payment_refused", occurred_at=at(5),
         refs=[invoice.idx], reason="Says no leads were delivered")
     add(session, member=member, engagement=engagement, kind="amendment", occurred_at=at(6), refs=[3],
-        reason="wrong person", body={"summary": "Call with Priya"})
+        reason="wrong person", body={"summary": "Call with Priya", "direction": "out"})
     add(session, member=member, engagement=engagement, kind="retraction", occurred_at=at(6, 11), refs=[1],
         reason="sent to the wrong client")
     principal = Principal(workspace=member.workspace, role=Role.owner, user_id=member.user.id)
