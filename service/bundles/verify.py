@@ -646,8 +646,9 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
                           leaves={i: bag.kept[f"data/ledger/entries/{i}.leaf.json"] for i in leaves}, bodies=bodies)
         documents = derive_documents(view)
     except Exception as exc:  # noqa: BLE001 - whatever signed but hostile records do to the renderer, it is named
-        report.problem(bag.at(INPUTS), f"the documents cannot be rendered again from the records and this file "
-                                       f"({type(exc).__name__}: {str(exc)[:200]})")
+        report.problem(bag.at(INPUTS), f"the documents cannot be rendered again from the records and this file: "
+                                       f"one of them holds a value of the wrong type ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]})")
         return
     for rel in DERIVED:
         report.count("derived documents")
@@ -692,8 +693,9 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     disclosed = len(leaves)
     whole = disclosed == signed.size
     if version >= 2:
-        inputs = _check_inputs(bag, signed, leaves, report)
-        if inputs is not None and records_ok:
+        # Documents are rendered only from records that verified: from others they would prove nothing.
+        inputs = _check_inputs(bag, signed, leaves, report) if records_ok else None
+        if inputs is not None:
             _check_derived(bag, signed, inputs, leaves, report)
         _check_seal(bag, signed, report)
     report.facts["records"] = (f"all {signed.size}" if whole
