@@ -255,3 +255,21 @@ def test_a_version_2_bundle_passed_off_as_version_1_fails(bundle, member, tmp_pa
     assert any(p.startswith(f"{root}bag-info.txt: names no Docket-Bundle-Version") and "docket-seal.txt" in p
                for p in found), found
 
+
+
+def test_the_templates_verify_renders_ship_with_the_package():
+    """`docket verify` renders from these files wherever Docket is installed (checked by hand: a non-editable
+    `pip install .` into a fresh venv verifies a bundle from another folder)."""
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    import service.bundles.chronology as chronology
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["service"]
+    templates = sorted(Path(chronology.__file__).with_name("templates").glob("*.html"))
+    assert [t.name for t in templates] == ["chronology.html", "statement.html"]
+    for template in templates:
+        relative = template.relative_to(root / "service").as_posix()
+        assert any(fnmatch.fnmatch(relative, glob) for glob in globs), relative
