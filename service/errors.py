@@ -32,3 +32,7 @@ class Unauthorized(DomainError):
 
 class TooLarge(DomainError):
     status = 413
+
+
+class Gone(DomainError):
+    status = 410

@@ -19,6 +19,7 @@ from service.clients.models import ClientCreate
 from service.clients.service import create_client
 from service.engagements.models import Engagement, EngagementCreate
 from service.engagements.service import create_engagement
+from service.records.kinds import KINDS
 from service.records.models import Record, RecordCreate
 from service.records.service import append_record
 
@@ -73,16 +74,26 @@ def append(session: Session, *, member: Member, engagement: Engagement, kind: st
            occurred_at: datetime | None = None, refs: list[int] | None = None, attachments=None,
            external_id: str | None = None, **body) -> Record:
     body.setdefault("summary", f"{kind} {next(_seq)}")
+    if KINDS[kind].usual_direction is not None:
+        body.setdefault("direction", KINDS[kind].usual_direction.value)  # as the quick-add form preselects
     data = RecordCreate(kind=kind, occurred_at=occurred_at or datetime(2026, 2, 2, 10, tzinfo=UTC),
                         body=body, refs=refs or [], attachments=attachments or [], external_id=external_id)
     return _committed(session, append_record(session, workspace=member.workspace, engagement=engagement,
                                              actor=member.actor, data=data))
 
 
+def open_link(client, token: str):
+    """Opens a one-time login link as a person does: the page that names whom it signs in (which changes
+    nothing), then its Sign in button. Answers the button's response, not followed."""
+    client.get(f"/login/link/{token}")
+    return client.post(f"/login/link/{token}", data={"csrf_token": client.cookies.get("docket_login_csrf", "")},
+                       follow_redirects=False)
+
+
 def sign_in(client, session: Session, *, user: User) -> str:
     """Signs a TestClient in through a one-time login link, as a user would; returns the CSRF token."""
     token = _committed(session, create_login_link(session, user=user))
-    response = client.get(f"/login/link/{token}", follow_redirects=False)
+    response = open_link(client, token)
     assert response.status_code == 303, response.text
     principal = session_principal(session, token=client.cookies["docket_session"])
     client.csrf = principal.csrf_token

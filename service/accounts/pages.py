@@ -2,7 +2,7 @@ import hmac
 import secrets
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
 from service.accounts.models import Role, Scope, User
@@ -18,6 +18,7 @@ from service.accounts.service import (
     invite_member,
     list_api_tokens,
     list_members,
+    login_link_holder,
     pending_invitations,
     redeem_login_link,
     revoke_api_token,
@@ -29,7 +30,6 @@ from service.accounts.service import (
 )
 from service.accounts.throttle import TooManyAttempts, app_throttle, client_address
 from service.config import get_settings
-from service.db import writes
 from service.deps import SESSION_COOKIE, Id, OwnerDep, PrincipalDep, SessionDep
 from service.errors import Conflict, DomainError, Invalid
 from service.web import render
@@ -43,12 +43,18 @@ def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
 
-def _signed_in(session, user: User, target: str, token: str) -> RedirectResponse:
+def _secure(request: Request) -> bool:
+    """Cookies are Secure when configured (the Docker image) and whenever the request came over HTTPS (uvicorn
+    reads X-Forwarded-Proto from a trusted proxy)."""
+    return get_settings().secure_cookies or request.url.scheme == "https"
+
+
+def _signed_in(request: Request, session, user: User, target: str, token: str) -> RedirectResponse:
     # Invitations wait on the settings page; someone who just signed in without a page in mind is shown them.
     if _safe_next(target) == "/" and pending_invitations(session, user_id=user.id):
         target = "/settings#invitations"
     response = RedirectResponse(_safe_next(target), status_code=303)
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=get_settings().secure_cookies,
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", secure=_secure(request),
                         max_age=get_settings().session_days * 86400)
     response.delete_cookie(LOGIN_CSRF_COOKIE)
     return response
@@ -59,7 +65,7 @@ def _start(request: Request, session, user: User, target: str):
     first, since a session needs a workspace."""
     if not user_workspaces(session, user_id=user.id) and pending_invitations(session, user_id=user.id):
         return _invitations_page(request, session, user)
-    return _signed_in(session, user, target, start_session(session, user=user))
+    return _signed_in(request, session, user, target, start_session(session, user=user))
 
 
 def _invitations_page(request: Request, session, user: User):
@@ -79,8 +85,7 @@ def _login_page(request: Request, *, error: str | None = None, status_code: int 
                       {"error": error, "notice": notice, "email": email,
                        "next": _safe_next(request.query_params.get("next")), "login_csrf": token},
                       status_code=status_code)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
-                        secure=get_settings().secure_cookies)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request))
     return response
 
 
@@ -112,8 +117,27 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_
         return _refused(request, exc, email=email)
 
 
-@router.get("/login/link/{token}", dependencies=[Depends(writes)])
-def login_with_link(request: Request, token: str, session: SessionDep, next: str = "/"):
+@router.get("/login/link/{token}")
+def confirm_link(request: Request, token: str, session: SessionDep, next: str = "/"):
+    """Says whom the link signs in (or why it cannot) and asks to go on: opening a link changes nothing."""
+    try:
+        user = login_link_holder(session, token=token)
+    except DomainError as exc:
+        return _login_page(request, error=exc.message, status_code=exc.status)
+    login_csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+    response = render(request, "accounts/link.html", {"user": user, "token": token, "next": _safe_next(next),
+                                                      "login_csrf": login_csrf})
+    response.set_cookie(LOGIN_CSRF_COOKIE, login_csrf, httponly=True, samesite="strict",
+                        secure=_secure(request))
+    return response
+
+
+@router.post("/login/link/{token}")
+def login_with_link(request: Request, token: str, session: SessionDep,
+                    csrf_token: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/"):
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), csrf_token.encode()):
+        return _login_page(request, error="The form expired; open the link again.", status_code=403)
     try:
         with app_throttle(request.app).attempt("login_link", address=client_address(request)):
             user = redeem_login_link(session, token=token)
@@ -133,7 +157,8 @@ def answer_invitation_at_sign_in(request: Request, invitation_id: Id, session: S
             user = redeem_login_link(session, token=sign_in)
         if answer == "accept":
             workspace = accept_invitation(session, user_id=user.id, invitation_id=invitation_id)
-            return _signed_in(session, user, "/", start_session(session, user=user, workspace_id=workspace.id))
+            cookie = start_session(session, user=user, workspace_id=workspace.id)
+            return _signed_in(request, session, user, "/", cookie)
         decline_invitation(session, user_id=user.id, invitation_id=invitation_id)
     except DomainError as exc:
         session.rollback()

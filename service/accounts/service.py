@@ -24,7 +24,7 @@ from service.accounts.models import (
     Workspace,
 )
 from service.config import get_settings
-from service.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
+from service.errors import Conflict, Forbidden, Gone, Invalid, NotFound, Unauthorized
 from service.ledger import note
 from service.times import utcnow
 
@@ -272,6 +272,21 @@ def create_login_link(session: Session, *, user: User, minutes: int | None = Non
                           expires_at=utcnow() + timedelta(minutes=minutes)))
     session.flush()
     return token
+
+
+def login_link_holder(session: Session, *, token: str) -> User:
+    """Whose sign-in link this is, reading only: opening a link shows whom it signs in and asks to confirm, so
+    that a mail scanner fetching the link does not use it up (and a GET changes nothing)."""
+    link = session.exec(select(LoginLink).where(LoginLink.token_hash == hash_secret(token))).first()
+    if link is None:
+        raise NotFound("this sign-in link is not one Docket made; check that the whole link was copied")
+    if link.used_at is not None:
+        raise Gone("this sign-in link has been used already: each link signs in once. Ask a workspace owner for a "
+                   "new one, or run `docket user link EMAIL` on the server")
+    if link.expires_at < utcnow():
+        raise Gone(f"this sign-in link has expired: links last {get_settings().login_link_minutes} minutes. Ask a "
+                   "workspace owner for a new one, or run `docket user link EMAIL` on the server")
+    return session.get(User, link.user_id)
 
 
 def redeem_login_link(session: Session, *, token: str) -> User:

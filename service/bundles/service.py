@@ -3,8 +3,7 @@ recording the export on the ledger. Writing the zip is `writer.py`; it needs no 
 
 import base64
 import json
-import re
-import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -13,24 +12,25 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
+from service.bundles.derive import INPUTS_FORMAT, RENDERER, Entry, ascii_name, dump_inputs, entries_from
 from service.clients.service import get_client
-from service.engagements.models import Engagement, Terms
+from service.config import get_settings
+from service.engagements.models import Engagement
 from service.errors import Conflict, Invalid
 from service.evidence.service import evidence_by_hash
 from service.evidence.store import EvidenceStore
-from service.facts.models import Facts
-from service.facts.service import engagement_facts
+from service.facts.service import engagement_facts, facts_settings
+from service.ledger import note
 from service.ledger import service as ledger
 from service.ledger.models import Checkpoint
 from service.records.kinds import CORRECTIONS, KINDS
 from service.records.models import Record, RecordCreate, RecordRef
 from service.records.service import append_record, exhibit_numbers
-from service.times import utcnow
+from service.times import rfc3339_seconds, utcnow
 
 # Records whose body says which checkpoint was handed to someone: the bundle proves it extends each of them.
 _HANDED_OUT = ("checkpoint_shared", "bundle_exported")
 _CHUNK = 500  # ids per IN (...) list, under every driver's bound-parameter limit
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -80,28 +80,6 @@ class Subset:
 
 
 @dataclass
-class Entry:
-    """One disclosed record, with what the chronology needs to show it."""
-
-    index: int
-    kind: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: str
-    leaf: bytes
-    body: bytes | None  # exact JCS bytes; None once redacted
-    attachments: list[str]
-    refs: list[int]
-    status: str = "current"  # current, amended or retracted
-    amended_by: list[int] = field(default_factory=list)
-    retracted_by: int | None = None
-
-    @property
-    def data(self) -> dict | None:
-        return json.loads(self.body) if self.body is not None else None
-
-
-@dataclass
 class Exhibit:
     number: str  # E0001...
     sha256: str
@@ -131,14 +109,10 @@ class BundlePlan:
 
     name: str
     workspace_name: str
-    engagement_id: int
     title: str
     client_name: str
-    terms: Terms
     origin: str
-    key_name: str
     vkey: str
-    key_id: str
     size: int
     root: bytes
     checkpoint_note: str
@@ -150,21 +124,12 @@ class BundlePlan:
     recipient: str | None
     exported_at: datetime
     record_index: int  # of the bundle_exported record
-    facts: Facts  # at the bundle's checkpoint; in a partial bundle, only the lines resting on disclosed records
-    facts_withheld: int  # statement lines left out of a partial bundle
+    inputs: bytes  # data/inputs.json: what the derived documents need that is not a record
+    seal: Callable[[str], str] = field(repr=False)  # signs the seal's text with the workspace key
 
     @property
     def partial(self) -> bool:
         return len(self.entries) < self.size
-
-
-def ascii_name(filename: str) -> str:
-    """A file name any unzip tool, file system and `sha256sum -c` handles: ASCII letters, digits, . _ -"""
-    text = _UNSAFE_NAME.sub("-", unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode())
-    stem, dot, ext = text.rpartition(".")
-    if dot and ext.isalnum() and len(ext) <= 10:
-        return f"{stem.strip('.-_')[:80].strip('.-_') or 'file'}.{ext}"
-    return text.strip(".-_")[:90].strip(".-_") or "file"
 
 
 def parse_subset(*, occurred_from: date | None, occurred_to: date | None, kinds: list[str] | None,
@@ -256,21 +221,10 @@ def _earlier_checkpoints(session: Session, engagement: Engagement, size: int) ->
     return earlier
 
 
-def _entries(records: list, refs: list[RecordRef]) -> list[Entry]:
-    entries = {r.idx: Entry(index=r.idx, kind=r.kind, occurred_at=r.occurred_at, recorded_at=r.recorded_at,
-                            actor=r.actor, leaf=bytes(r.leaf), body=None if r.body is None else bytes(r.body),
-                            attachments=list(r.attachments), refs=list(r.refs)) for r in records}
-    for ref in refs:
-        target = entries.get(ref.target_idx)
-        if target is None:
-            continue
-        if ref.source_kind == "retraction":
-            target.retracted_by, target.status = ref.source_idx, "retracted"
-        else:
-            target.amended_by.append(ref.source_idx)
-            if target.status == "current":
-                target.status = "amended"
-    return sorted(entries.values(), key=lambda e: (e.occurred_at, e.index))
+def _entries(records: list) -> list[Entry]:
+    """The disclosed records as the bundle's documents see them: from their exact leaf and body bytes only."""
+    return entries_from({r.idx: bytes(r.leaf) for r in records},
+                        {r.idx: bytes(r.body) for r in records if r.body is not None})
 
 
 def _exhibits(session: Session, workspace: Workspace, engagement: Engagement, entries: list[Entry],
@@ -315,15 +269,17 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
         chosen += _records(session, engagement, missing)
     if not chosen:
         raise Invalid(f"no record matches {subset.label()}; nothing to export", field="subset")
-    entries = _entries(chosen, refs)
+    entries = _entries(chosen)
     exhibits = _exhibits(session, workspace, engagement, entries, store)
     leaf_hashes = _leaf_hashes(session, engagement, size)
     earlier = _earlier_checkpoints(session, engagement, size)
     client = get_client(session, workspace=workspace, client_id=engagement.client_id)
-    facts, withheld = _statement(session, workspace, engagement, size, entries)
+    exported_at = utcnow().replace(microsecond=0)
+    partial = len(entries) < size
+    statement = _partial_statement(session, workspace, engagement, size, entries, exported_at.date()) \
+        if partial else None
 
-    exported_at = utcnow()
-    disclosed = f"{len(entries)} of {size} records" if len(entries) < size else f"all {size} records"
+    disclosed = f"{len(entries)} of {size} records" if partial else f"all {size} records"
     summary = f"Evidence bundle exported: checkpoint {size}, {disclosed}"
     record = append_record(
         session, workspace=workspace, engagement=engagement, actor=actor, system=True,
@@ -334,27 +290,49 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
                   **({"recipient": recipient} if recipient else {})},
         ),
     )
-    name = f"docket-{engagement.id}-{size}" + ("-partial" if len(entries) < size else "")
+    name = f"docket-{engagement.id}-{size}" + ("-partial" if partial else "")
+    settings = facts_settings(session, workspace)
+    inputs = {
+        "format": INPUTS_FORMAT, "renderer": RENDERER, "as_of": exported_at.date().isoformat(),
+        "exported_at": rfc3339_seconds(exported_at), "time_zone": "UTC", "exhibit_mark": "E",
+        "contractor": workspace.name, "client": client.name,
+        "engagement": {"id": engagement.id, "client_id": engagement.client_id, "title": engagement.title,
+                       "terms": engagement.terms().model_dump(mode="json")},
+        "bundle": {"name": name, "record_index": record.idx, "recipient": recipient, "subset": subset.label()},
+        "key": {"name": ledger.key_name(workspace), "id": ledger.key_id(workspace),
+                "vkey": ledger.verifier_key(workspace)},
+        # The whole table, not only the rows a figure used: the rule picks the rate in force on a day, and
+        # which rows it skipped is part of what a reader checks.
+        "rates": {series: [{"effective_on": r.effective_on.isoformat(), "rate_bp": r.rate_bp, "source": r.source,
+                            "origin": r.origin} for r in rates] for series, rates in settings.rates.items()},
+        "thresholds": {name: list(level) for name, level in settings.thresholds.items()},
+        "exhibits": [{"number": x.number, "sha256": x.sha256, "filename": x.filename, "media_type": x.media_type,
+                      "size": x.size} for x in exhibits],
+        "statement": statement,
+    }
+    signing_key = note.unseal_private_key(workspace.sealed_private_key, get_settings().signing_secret())
+    key_name = ledger.key_name(workspace)
     return BundlePlan(
-        name=name, workspace_name=workspace.name, engagement_id=engagement.id, title=engagement.title,
-        client_name=client.name, terms=engagement.terms(), origin=ledger.origin(workspace, engagement),
-        key_name=ledger.key_name(workspace), vkey=ledger.verifier_key(workspace), key_id=ledger.key_id(workspace),
-        size=size, root=root, checkpoint_note=checkpoint.note, leaf_hashes=leaf_hashes, entries=entries,
-        exhibits=exhibits, consistency=earlier, subset=subset, recipient=recipient, exported_at=exported_at,
-        record_index=record.idx, facts=facts, facts_withheld=withheld,
+        name=name, workspace_name=workspace.name, title=engagement.title, client_name=client.name,
+        origin=ledger.origin(workspace, engagement), vkey=ledger.verifier_key(workspace), size=size, root=root,
+        checkpoint_note=checkpoint.note, leaf_hashes=leaf_hashes, entries=entries, exhibits=exhibits,
+        consistency=earlier, subset=subset, recipient=recipient, exported_at=exported_at, record_index=record.idx,
+        inputs=dump_inputs(inputs), seal=lambda text: note.sign_note(text, key_name, signing_key),
     )
 
 
-def _statement(session: Session, workspace: Workspace, engagement: Engagement, size: int,
-               entries: list[Entry]) -> tuple[Facts, int]:
-    """The statement of facts at the bundle's checkpoint. A partial bundle keeps only the lines whose every
-    cited record it discloses: a line resting on a withheld record (or on the absence of one, which has no
-    citation) would reveal what the subset was chosen to keep back."""
-    facts = engagement_facts(session, workspace=workspace, engagement=engagement)
+def _partial_statement(session: Session, workspace: Workspace, engagement: Engagement, size: int,
+                       entries: list[Entry], as_of: date) -> dict:
+    """A partial bundle's statement of facts, computed on the whole ledger at the bundle's checkpoint: only the
+    lines whose every cited record it discloses. A line resting on a withheld record (or on the absence of one,
+    which has no citation) would reveal what the subset was chosen to keep back. The lines are carried in
+    inputs.json, since the disclosed records alone cannot give them again."""
+    facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of)
     if facts.tree_size != size:  # the checkpoint is signed over the ledger as it stands, in this transaction
         raise Conflict(f"the ledger moved from {size} to {facts.tree_size} records while the bundle was prepared")
-    if len(entries) == size:
-        return facts, 0
     disclosed = {e.index for e in entries if e.body is not None}
     kept = [line for line in facts.statement if line.refs and all(c.index in disclosed for c in line.refs)]
-    return facts.model_copy(update={"statement": kept}), len(facts.statement) - len(kept)
+    return {"lines": [{"number": line.number, "text": line.text,
+                       "refs": [{"index": c.index, "exhibits": list(c.exhibits)} for c in line.refs]}
+                      for line in kept],
+            "withheld": len(facts.statement) - len(kept)}

@@ -7,26 +7,52 @@ import base64
 import binascii
 import hashlib
 import json
+import lzma
 import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import rfc8785
 
+from service.bundles.derive import DERIVED, RENDERER, Inputs, InputsError, ascii_name, build_view, parse_inputs
+from service.bundles.seal import SEAL_NAME, SealError, parse_seal
+from service.engagements.models import Terms
 from service.ledger import merkle, note
 from service.ledger.report import Report
+from service.records.service import number_exhibits
 
 CHUNK = 1 << 20
-# A ledger file bigger than this is not one Docket wrote (leaf-hashes.txt for a million records is 65 MB).
-MAX_KEPT = 512 << 20
+# A ledger file bigger than this is not one Docket wrote (leaf-hashes.txt for a million records is 65 MB), and
+# all of them together are held in memory: a bound on both keeps a hostile zip from taking the machine's memory.
+MAX_KEPT = 256 << 20
+MAX_KEPT_TOTAL = 1 << 30
+# Docket stores exhibits and deflates only text, which shrinks a few times at most; a zip bomb shrinks by
+# thousands. Refused before a byte is inflated, from the sizes the zip declares (zipfile never inflates an entry
+# past its declared size, and the sizes read are checked again as they come).
+MAX_RATIO = 200
+RATIO_SLACK = 1 << 20  # a small file may shrink a lot (a page of blanks) without being a bomb
+TOTAL_SLACK = 64 << 20
+READABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
 ENTRY = re.compile(r"data/ledger/entries/(0|[1-9][0-9]*)\.(leaf|body)\.json")
 EXHIBIT = re.compile(r"data/exhibits/E[0-9]{4,}-[A-Za-z0-9._-]+")
 CONSISTENCY = re.compile(r"data/ledger/consistency/([1-9][0-9]*)\.txt")
 REQUIRED = ("data/README.txt", "data/chronology.html", "data/chronology.csv", "data/statement.html",
             "data/ledger/checkpoint", "data/ledger/key.vkey", "data/ledger/leaf-hashes.txt")
-TAG_FILES = ("bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt")
+INPUTS = "data/inputs.json"
+V1_UNCHECKED = ("A version 1 bundle (bag-info.txt names no Docket-Bundle-Version, and it has no seal): its records, "
+                "exhibits and signature were checked, but its derived documents (README.txt, chronology.html, "
+                "chronology.csv, statement.html) were NOT checked against the records, and nothing proves that "
+                "no file was changed and its hash listed again. Read them as the exporter's account, and rely on "
+                "the records.")
+PARTIAL_STATEMENT = ("In a partial bundle the statement's sentences are computed on the whole record, so they cannot "
+                     "be derived again from the disclosed records: they were checked against the seal and their "
+                     "citations (every record a sentence cites is disclosed, with its exhibits), not re-derived.")
+WHOLE_STATEMENT = ("The derived documents (README.txt, chronology.html, chronology.csv and statement.html, with "
+                   "every sentence of the statement) were rendered again from the records and inputs.json and are "
+                   "identical.")
 UNPINNED = ("The key was taken from the bundle itself (ledger/key.vkey): that proves the bundle is intact and "
             "consistent, not who made it. Pin the contractor's key with --key, from a source independent of this "
             "bundle (a checkpoint they sent earlier, the contract, their website), to prove authorship.")
@@ -62,16 +88,30 @@ def _unsafe(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _check_names(archive: zipfile.ZipFile, report: Report) -> bool:
-    """Refuses the whole bundle before reading any content if one entry could write outside its folder."""
+def _check_names(archive: zipfile.ZipFile, zip_size: int, report: Report) -> bool:
+    """Refuses the whole bundle before reading any content if one entry could write outside its folder, is
+    encrypted or in a method Docket does not read, or would inflate to far more than the zip holds."""
     seen: set[str] = set()
+    total = 0
     for info in archive.infolist():
         reason = _unsafe(info)
         if reason is None and info.filename in seen:
             reason = "appears twice in the zip (tools disagree on which copy they extract)"
+        if reason is None and info.flag_bits & 0x1:
+            reason = "is encrypted (a bundle never is)"
+        if reason is None and info.compress_type not in READABLE:
+            reason = f"is compressed with method {info.compress_type}, which a bundle never uses"
+        if reason is None and info.file_size > MAX_RATIO * info.compress_size + RATIO_SLACK:
+            reason = (f"would inflate from {info.compress_size:,} to {info.file_size:,} bytes, more than "
+                      f"{MAX_RATIO} times: a zip bomb")
         seen.add(info.filename)
+        total += info.file_size
         if reason:
             report.problem(info.orig_filename, f"unsafe zip entry: {reason}; nothing was extracted or checked")
+    if report.ok and total > MAX_RATIO * zip_size + TOTAL_SLACK:
+        report.problem(archive.filename or "the zip", f"unsafe zip: its entries would inflate to {total:,} bytes "
+                                                      f"from {zip_size:,}, more than {MAX_RATIO} times: a zip bomb; "
+                                                      "nothing was extracted or checked")
     return report.ok
 
 
@@ -89,6 +129,7 @@ def _find_root(names: list[str], report: Report, where: str) -> str | None:
 
 def _read(archive: zipfile.ZipFile, root: str, report: Report) -> _Bag:
     bag = _Bag(root=root)
+    kept_total = 0
     for info in archive.infolist():
         if info.is_dir():
             continue
@@ -105,13 +146,21 @@ def _read(archive: zipfile.ZipFile, root: str, report: Report) -> _Bag:
                 while chunk := source.read(CHUNK):
                     digest.update(chunk)
                     size += len(chunk)
+                    if size > info.file_size:
+                        raise ValueError(f"inflates past the {info.file_size:,} bytes the zip declares")
                     if keep:
                         if size > MAX_KEPT:
                             raise ValueError(f"larger than {MAX_KEPT >> 20} MB")
+                        if kept_total + size > MAX_KEPT_TOTAL:
+                            raise ValueError(f"the ledger and tag files together pass {MAX_KEPT_TOTAL >> 20} MB")
                         parts.append(chunk)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, NotImplementedError) as exc:
-            report.problem(info.filename, f"cannot be read from the zip ({exc})")
+        except (zipfile.BadZipFile, zlib.error, lzma.LZMAError, OSError, EOFError, ValueError, RuntimeError,
+                NotImplementedError) as exc:
+            # OSError: a corrupt bzip2 stream; RuntimeError: zipfile's word for an encrypted entry.
+            report.problem(info.filename, f"cannot be read from the zip ({type(exc).__name__}: {exc})")
             continue
+        if keep:
+            kept_total += size
         bag.hashes[rel], bag.sizes[rel] = digest.hexdigest(), size
         if keep:
             bag.kept[rel] = b"".join(parts)
@@ -284,13 +333,18 @@ def _check_entries(bag: _Bag, signed: _Signed, hashes: list[bytes], report: Repo
         if index >= len(hashes) or merkle.leaf_hash(data) != hashes[index]:
             report.problem(where, f"does not hash to leaf {index} of leaf-hashes.txt (line {index + 1})")
         try:
-            leaf = json.loads(data)
+            leaf = _load_json(data)
+        except ValueError as exc:
+            report.problem(where, f"is not a JSON leaf ({exc})")
+            continue
+        shape = _leaf_shape(leaf)
+        if shape:
+            report.problem(where, f"is not a Docket leaf: {shape}")
+            continue
+        try:
             canonical = rfc8785.dumps(leaf) == data
         except (ValueError, rfc8785.CanonicalizationError) as exc:
             report.problem(where, f"is not a JSON leaf ({exc})")
-            continue
-        if not isinstance(leaf, dict):
-            report.problem(where, "is not a JSON object")
             continue
         if not canonical:
             report.problem(where, "is not in canonical RFC 8785 form")
@@ -310,7 +364,66 @@ def _check_entries(bag: _Bag, signed: _Signed, hashes: list[bytes], report: Repo
         elif bag.hashes[rel] != leaf.get("body_sha256"):
             report.problem(bag.at(rel), f"does not hash to the body_sha256 in {index}.leaf.json (the content "
                                         "was changed)")
+        else:
+            try:
+                if not isinstance(_load_json(bag.kept[rel]), dict):
+                    report.problem(bag.at(rel), "is not a JSON object")
+            except ValueError as exc:
+                report.problem(bag.at(rel), f"is not a JSON body ({exc})")
     return leaves
+
+
+def _load_json(data: bytes):
+    """json.loads, with the ways hostile bytes break it named as a ValueError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8: {exc.reason}") from None
+
+
+_LEAF_KEYS = {"v", "log", "index", "kind", "occurred_at", "recorded_at", "actor", "body_sha256", "attachments",
+              "refs"}
+_SECONDS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+_MICROS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _leaf_shape(leaf) -> str | None:
+    """What is wrong with a leaf's shape (DESIGN §4.2), or None: checked before any value is used."""
+    if not isinstance(leaf, dict):
+        return "not a JSON object"
+    if set(leaf) != _LEAF_KEYS:
+        missing, extra = sorted(_LEAF_KEYS - set(leaf)), sorted(set(leaf) - _LEAF_KEYS)
+        return "; ".join(([f"lacks {', '.join(missing)}"] if missing else [])
+                         + ([f"has unknown keys {', '.join(extra)[:200]}"] if extra else []))
+    for name in ("v", "index"):
+        if not _is_int(leaf[name]) or leaf[name] < 0:
+            return f"{name} is not a whole number"
+    for name in ("log", "kind", "actor"):
+        if not isinstance(leaf[name], str) or not leaf[name]:
+            return f"{name} is not a text"
+    for name, pattern in (("occurred_at", _SECONDS), ("recorded_at", _MICROS)):
+        value = leaf[name]
+        if not isinstance(value, str) or not pattern.fullmatch(value):
+            return f"{name} is not an RFC 3339 UTC time"
+        try:
+            datetime.fromisoformat(value[:-1] + "+00:00")
+        except ValueError:
+            return f"{name} is not a real time ({value})"
+    if not isinstance(leaf["body_sha256"], str) or not _SHA256.fullmatch(leaf["body_sha256"]):
+        return "body_sha256 is not a lowercase hex SHA-256"
+    if not isinstance(leaf["attachments"], list) or not all(
+            isinstance(a, str) and _SHA256.fullmatch(a) for a in leaf["attachments"]):
+        return "attachments is not a list of lowercase hex SHA-256"
+    if not isinstance(leaf["refs"], list) or not all(_is_int(r) and 0 <= r < leaf["index"] for r in leaf["refs"]):
+        return "refs is not a list of indices of earlier records"
+    return None
 
 
 def _check_exhibits(bag: _Bag, leaves: dict[int, dict], report: Report) -> None:
@@ -375,16 +488,174 @@ def _check_consistency(bag: _Bag, signed: _Signed, report: Report) -> None:
             report.problem(where, f"the proof from checkpoint {size1} to {size2} fails: {exc}")
 
 
-def _check_layout(bag: _Bag, report: Report) -> None:
-    for rel in REQUIRED:
+def _check_layout(bag: _Bag, version: int, report: Report) -> None:
+    required = REQUIRED + ((INPUTS,) if version >= 2 else ())
+    for rel in required:
         if rel not in bag.hashes:
             report.problem(bag.at(rel), "is missing from the bundle")
-    known = set(REQUIRED)
+    known = set(required)
     for rel in sorted(bag.hashes):
         if not rel.startswith("data/") or rel in known or rel.startswith("data/exhibits/"):
             continue
         if not (ENTRY.fullmatch(rel) or CONSISTENCY.fullmatch(rel)):
             report.problem(bag.at(rel), "is not part of a Docket bundle (a file added?)")
+
+
+def _version(bag: _Bag, info: dict[str, str], report: Report) -> int:
+    stated = info.get("Docket-Bundle-Version")
+    if stated is None:
+        for rel in (SEAL_NAME, INPUTS):
+            if rel in bag.hashes:
+                report.problem(bag.at("bag-info.txt"), f"names no Docket-Bundle-Version (a version 1 bundle), "
+                                                       f"but the bundle holds {rel}, which only version 2 has: "
+                                                       "the version line was removed?")
+        return 1
+    if stated != "2":
+        report.problem(bag.at("bag-info.txt"), f"Docket-Bundle-Version is {stated[:20]!r}; this docket reads "
+                                               "versions 1 and 2")
+    return 2
+
+
+def _check_seal(bag: _Bag, signed: _Signed, report: Report) -> None:
+    """The seal signs the payload manifest, which lists every payload file: with it, no file can be changed,
+    added or removed and its hash listed again."""
+    where = bag.at(SEAL_NAME)
+    text = bag.text(SEAL_NAME)
+    if text is None:
+        report.problem(where, "is missing: a version 2 bundle is sealed, and without the seal nothing proves that "
+                              "the files are the ones the contractor exported")
+        return
+    report.count("seals")
+    try:
+        seal = parse_seal(note.open_signed_note(text, signed.vkey))
+    except note.NoteError as exc:
+        report.problem(where, f"the seal's signature does not verify under the key: {exc}")
+        return
+    except SealError as exc:
+        report.problem(where, f"is not a Docket seal: it {exc}")
+        return
+    if (seal.origin, seal.size) != (signed.origin, signed.size):
+        report.problem(where, f"seals log {seal.origin} at size {seal.size}, not the checkpoint's {signed.origin} "
+                              f"at {signed.size}")
+    actual = bag.hashes.get("manifest-sha256.txt")
+    if actual is not None and seal.manifest_sha256 != actual:
+        report.problem(where, f"seals a manifest-sha256.txt with SHA-256 {seal.manifest_sha256}, but the bundle's "
+                              f"hashes to {actual}: a payload file was changed, added or removed and the manifest "
+                              "written again")
+
+
+_README_INPUTS = re.compile(r"\(SHA-256 ([0-9a-f]{64})\)")
+
+
+def _check_inputs(bag: _Bag, signed: _Signed, leaves: dict[int, dict], report: Report) -> Inputs | None:
+    where = bag.at(INPUTS)
+    data = bag.kept.get(INPUTS)
+    if data is None:
+        return None
+    written = _README_INPUTS.search(bag.text("data/README.txt") or "")
+    if written and written[1] != bag.hashes[INPUTS]:
+        report.problem(where, f"hashes to {bag.hashes[INPUTS]}, but README.txt, written with it, gives {written[1]}: "
+                              "inputs.json was changed")
+        # Documents rendered from changed inputs would differ everywhere and prove nothing more.
+        return None
+    try:
+        inputs = parse_inputs(data)
+    except InputsError as exc:
+        report.problem(where, f"is not valid inputs for the documents: {exc}")
+        return None
+    if inputs.renderer != RENDERER:
+        report.problem(where, f"the documents were rendered by {inputs.renderer[:60]!r}; this docket renders "
+                              f"{RENDERER!r} and cannot check them: verify with the Docket version that made it")
+        return None
+    if inputs.key.vkey.strip() != (bag.text("data/ledger/key.vkey") or "").strip():
+        report.problem(where, "names a verifier key other than ledger/key.vkey")
+    disclosed = {i for i in leaves if f"data/ledger/entries/{i}.body.json" in bag.hashes}
+    whole = len(leaves) == signed.size
+
+    # Every exhibit file is one inputs.json names, at its name and with its hash and size.
+    named = {}
+    for x in inputs.exhibits:
+        named[f"data/exhibits/{x.number}-{ascii_name(x.filename)}"] = x
+    for rel in sorted(r for r in bag.hashes if r.startswith("data/exhibits/")):
+        x = named.get(rel)
+        if x is None:
+            report.problem(bag.at(rel), "is not an exhibit inputs.json names")
+        elif (bag.hashes[rel], bag.sizes[rel]) != (x.sha256, x.size):
+            report.problem(bag.at(rel), f"is not the file inputs.json names as {x.number} (SHA-256 {x.sha256}, "
+                                        f"{x.size:,} bytes)")
+    for rel in sorted(set(named) - set(bag.hashes)):
+        report.problem(where, f"names exhibit {rel.removeprefix('data/')}, which the bundle does not hold")
+    numbers = {x.sha256: x.number for x in inputs.exhibits}
+    order = sorted(leaves.items(), key=lambda item: (item[1]["occurred_at"], item[0]))
+    if whole and number_exhibits(leaf["attachments"] for _, leaf in order) != numbers:
+        report.problem(where, "numbers the exhibits otherwise than the records' order does (E0001 is the first "
+                              "file attached in chronology order)")
+
+    opened = next((i for i, leaf in order if leaf["kind"] == "engagement_opened" and i in disclosed), None)
+    if opened is not None:
+        body = json.loads(bag.kept[f"data/ledger/entries/{opened}.body.json"])
+        try:
+            same = Terms.model_validate(body.get("terms")) == Terms.model_validate(inputs.engagement.terms)
+        except ValueError:
+            same = False
+        if not same:
+            report.problem(where, f"gives opening terms other than record {opened}, which opened the engagement")
+
+    if whole and inputs.statement is not None:
+        report.problem(where, "carries statement lines, but this bundle holds every record: its statement is "
+                              "derived from the records, never carried")
+    elif not whole and inputs.statement is None:
+        report.problem(where, "carries no statement lines, but a partial bundle's statement cannot be derived "
+                              "from its records")
+    elif not whole:
+        for line in inputs.statement.lines:
+            if not line.refs:
+                report.problem(where, f"statement line {line.number} cites no record")
+            for cite in line.refs:
+                if cite.index not in disclosed:
+                    report.problem(where, f"statement line {line.number} cites record {cite.index}, which this "
+                                          "bundle does not disclose")
+                    continue
+                expected = [numbers[sha] for sha in leaves[cite.index]["attachments"] if sha in numbers]
+                # A citation names the files it rests on, which may be fewer than the record has (a sentence
+                # about a retraction cites the record without its files), never others.
+                if not set(cite.exhibits) <= set(expected):
+                    report.problem(where, f"statement line {line.number} gives record {cite.index} the exhibits "
+                                          f"{', '.join(cite.exhibits) or 'none'}, but it has "
+                                          f"{', '.join(expected) or 'none'}")
+    return inputs
+
+
+def _first_difference(ours: bytes, theirs: bytes) -> str:
+    mine, yours = ours.decode("utf-8", "replace").split("\n"), theirs.decode("utf-8", "replace").split("\n")
+    for number, (a, b) in enumerate(zip(mine, yours, strict=False), 1):
+        if a != b:
+            return f"line {number} reads {b.strip()[:120]!r} where the records give {a.strip()[:120]!r}"
+    return f"it has {len(yours)} lines where the records give {len(mine)}"
+
+
+def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int, dict], report: Report) -> None:
+    """Renders the derived documents again from the verified records and inputs.json, and compares."""
+    from service.bundles.chronology import derive_documents
+
+    bodies = {i: bag.kept[f"data/ledger/entries/{i}.body.json"] for i in leaves
+              if f"data/ledger/entries/{i}.body.json" in bag.kept}
+    try:
+        view = build_view(bag.kept[INPUTS], inputs, checkpoint_note=bag.text("data/ledger/checkpoint") or "",
+                          origin=signed.origin, size=signed.size, root=signed.root,
+                          leaves={i: bag.kept[f"data/ledger/entries/{i}.leaf.json"] for i in leaves}, bodies=bodies)
+        documents = derive_documents(view)
+    except Exception as exc:  # noqa: BLE001 - whatever signed but hostile records do to the renderer, it is named
+        report.problem(bag.at(INPUTS), f"the documents cannot be rendered again from the records and this file: "
+                                       f"one of them holds a value of the wrong type ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]})")
+        return
+    for rel in DERIVED:
+        report.count("derived documents")
+        stored = bag.kept.get(rel)
+        if stored is not None and stored != documents[rel]:
+            report.problem(bag.at(rel), "differs from the document rendered again from the records and inputs.json "
+                                        f"(the file was changed): {_first_difference(documents[rel], stored)}")
 
 
 def verify_bundle(path: Path, *, key: str | None) -> Report:
@@ -393,11 +664,12 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     report = Report(f"Evidence bundle {path.name}")
     try:
         archive = zipfile.ZipFile(path)
-    except (OSError, zipfile.BadZipFile) as exc:
+        zip_size = path.stat().st_size
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
         report.problem(str(path), f"is not a readable zip file ({exc})")
         return report
     with archive:
-        if not _check_names(archive, report):
+        if not _check_names(archive, zip_size, report):
             return report
         names = [info.filename for info in archive.infolist() if not info.is_dir()]
         root = _find_root(names, report, str(path))
@@ -405,21 +677,38 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
             return report
         bag = _read(archive, root, report)
     info = _check_bag(bag, report)
-    _check_layout(bag, report)
+    version = _version(bag, info, report)
+    _check_layout(bag, version, report)
     signed = _check_checkpoint(bag, key, report)
     if signed is None:
         return report
+    report.facts["format"] = f"version {version}" + ("" if version >= 2 else " (derived documents not checked)")
     _check_bag_info(bag, info, signed, report)
+    before = len(report.problems)
     hashes = _leaf_hashes(bag, signed, report)
     leaves = _check_entries(bag, signed, hashes, report)
     _check_exhibits(bag, leaves, report)
+    records_ok = len(report.problems) == before
     _check_consistency(bag, signed, report)
     disclosed = len(leaves)
-    report.facts["records"] = (f"all {signed.size}" if disclosed == signed.size
+    whole = disclosed == signed.size
+    if version >= 2:
+        # Documents are rendered only from records that verified: from others they would prove nothing.
+        inputs = _check_inputs(bag, signed, leaves, report) if records_ok else None
+        if inputs is not None:
+            _check_derived(bag, signed, inputs, leaves, report)
+        _check_seal(bag, signed, report)
+    report.facts["records"] = (f"all {signed.size}" if whole
                                else f"{disclosed} of {signed.size} disclosed (a partial bundle)")
     if not key:
         report.notes.append(UNPINNED)
-    if disclosed < signed.size:
+    if version < 2:
+        report.notes.append(V1_UNCHECKED)
+    elif whole:
+        report.notes.append(WHOLE_STATEMENT)
+    else:
+        report.notes.append(PARTIAL_STATEMENT)
+    if not whole:
         report.notes.append(f"A partial bundle: the other {signed.size - disclosed} records are present only as "
                             "hashes, which prove the disclosed ones belong to the signed record.")
     return report

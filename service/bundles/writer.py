@@ -14,12 +14,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from service.bundles.chronology import render_csv, render_html, render_readme, render_statement, rows
+from service.bundles.chronology import derive_documents
+from service.bundles.derive import build_view, parse_inputs
+from service.bundles.seal import SEAL_NAME, seal_text
 from service.bundles.service import BundlePlan, Exhibit
 from service.errors import Conflict
 
 CHUNK = 1 << 20
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+BUNDLE_VERSION = "2"
 
 
 class _Forward:
@@ -83,7 +86,8 @@ def _bag_info(plan: BundlePlan, payload_bytes: int, payload_files: int) -> bytes
         ("External-Description", f"Docket evidence bundle: {plan.title} with {plan.client_name}; {disclosed}"
                                  + (f"; for {plan.recipient}" if plan.recipient else "")),
         ("Bagging-Date", plan.exported_at.date().isoformat()),
-        ("Bag-Software-Agent", "Docket bundle format v1"),
+        ("Bag-Software-Agent", f"Docket bundle format v{BUNDLE_VERSION}"),
+        ("Docket-Bundle-Version", BUNDLE_VERSION),
         ("Payload-Oxum", f"{payload_bytes}.{payload_files}"),
         ("Docket-Log-Origin", plan.origin),
         ("Docket-Tree-Size", str(plan.size)),
@@ -99,12 +103,19 @@ def _consistency_text(plan: BundlePlan, earlier) -> bytes:
     return ("\n".join(lines) + "\n\n" + earlier.note).encode()
 
 
+def derived(plan: BundlePlan) -> dict[str, bytes]:
+    """The derived documents, rendered exactly as `docket verify` renders them again: from inputs.json as written
+    and the disclosed records' leaf and body bytes, nothing else."""
+    view = build_view(plan.inputs, parse_inputs(plan.inputs), checkpoint_note=plan.checkpoint_note,
+                      origin=plan.origin, size=plan.size, root=plan.root,
+                      leaves={e.index: e.leaf for e in plan.entries},
+                      bodies={e.index: e.body for e in plan.entries if e.body is not None})
+    return derive_documents(view)
+
+
 def _small_files(plan: BundlePlan) -> Iterator[tuple[str, bytes]]:
-    table = rows(plan)
-    yield "data/README.txt", render_readme(plan)
-    yield "data/chronology.html", render_html(plan, table)
-    yield "data/chronology.csv", render_csv(table)
-    yield "data/statement.html", render_statement(plan)
+    yield "data/inputs.json", plan.inputs
+    yield from derived(plan).items()
     yield "data/ledger/checkpoint", plan.checkpoint_note.encode()
     yield "data/ledger/key.vkey", (plan.vkey + "\n").encode()
     yield "data/ledger/leaf-hashes.txt", b"".join(
@@ -219,10 +230,13 @@ def _write_zip(plan: BundlePlan, out: BinaryIO, hasher: _Hasher) -> Iterator[Non
             if digest.hexdigest() != exhibit.sha256:
                 raise _damaged(exhibit)
 
+        manifest_txt = "".join(f"{sha}  {name}\n" for sha, name in manifest).encode()
+        seal = plan.seal(seal_text(plan.origin, plan.size, hashlib.sha256(manifest_txt).hexdigest()))
         tags = [
             ("bagit.txt", BAGIT_TXT),
             ("bag-info.txt", _bag_info(plan, payload_bytes, len(manifest))),
-            ("manifest-sha256.txt", "".join(f"{sha}  {name}\n" for sha, name in manifest).encode()),
+            ("manifest-sha256.txt", manifest_txt),
+            (SEAL_NAME, seal.encode()),
         ]
         for name, data in tags:
             archive.writestr(info(name, compress=True), data)

@@ -70,7 +70,7 @@ def load_demo(session: Session) -> Workspace:
     team = ["Tom Reed (CEO)", "Priya Shah (Head of Sales)"]
     add("meeting", _at(start, 0, 9, 30), summary="Kick-off: ideal customer profile, target list, weekly cadence",
         participants=team, duration_minutes=90, location="Halden office, Leeds", direction="internal")
-    add("email", _at(start, 1, 16), direction="out", subject="Kick-off notes and 30-day plan",
+    add("email", _at(start, 1, 16), direction="out", subject="Kick-off notes and 30-day plan", awaits_reply=False,
         summary="Sent kick-off notes and the 30-day outreach plan", participants=["Priya Shah"])
     leads = ["Brightwater Logistics", "Calder Foods", "Pennine Health Group", "Ashford Retail", "Kestrel Insurance",
              "Morland Engineering", "Tyne Valley Energy"]
@@ -86,7 +86,7 @@ def load_demo(session: Session) -> Workspace:
             "Pipeline notes and next steps are in the CRM under 'BD - Sam'.",
         ])
         report = attach(f"pipeline-report-week-{week + 1:02d}.pdf", pdf)
-        add("report_sent", _at(start, day, 17), attachments=[report], participants=team,
+        add("report_sent", _at(start, day, 17), attachments=[report], participants=team, meetings_set=meetings,
             summary=f"Weekly pipeline report, week {week + 1}: {meetings} qualified meetings booked",
             period_from=(start + timedelta(days=day - 4)).isoformat(),
             period_to=(start + timedelta(days=day)).isoformat())

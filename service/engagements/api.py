@@ -4,6 +4,7 @@ from service.clients.service import get_client
 from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, EngagementPublic
 from service.engagements.service import create_engagement, list_engagements, to_public
+from service.facts.service import current_status, facts_settings
 from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 
@@ -19,11 +20,12 @@ def post_engagement(data: EngagementCreate, principal: WriterDep, session: Sessi
 
 @router.get("", response_model=list[EngagementPublic])
 def get_engagements(principal: PrincipalDep, session: SessionDep, client_id: int | None = Query(None)):
-    return [to_public(e, c) for e, c in list_engagements(session, workspace=principal.workspace,
-                                                         client_id=client_id)]
+    settings = facts_settings(session, principal.workspace)
+    return [to_public(e, c, current_status(session, workspace=principal.workspace, engagement=e, settings=settings))
+            for e, c in list_engagements(session, workspace=principal.workspace, client_id=client_id)]
 
 
 @router.get("/{engagement_id}", response_model=EngagementPublic)
 def get_engagement(engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
-    return to_public(engagement, get_client(session, workspace=principal.workspace,
-                                            client_id=engagement.client_id))
+    return to_public(engagement, get_client(session, workspace=principal.workspace, client_id=engagement.client_id),
+                     current_status(session, workspace=principal.workspace, engagement=engagement))

@@ -93,7 +93,8 @@ class Engagement(SQLModel, table=True):
     jurisdiction: str = Field(max_length=16)
     deliverables: list[str] = Field(default_factory=list, sa_type=JSON)
     late_interest_bp: int | None = None
-    # Derived from the ledger as it grows.
+    # Derived from the ledger as it grows. `status` says which of notice and end the records hold; whether a notice
+    # period has since run out depends on the day, so pages and the API show service.facts.service.current_status.
     status: str = Field(default=Status.active, max_length=16)
     tree_size: int = 0
     root_hash: bytes | None = None

@@ -3,6 +3,7 @@ own because both the engagement's pages and the record pages (which re-render th
 need them."""
 
 from service.clients.service import get_client
+from service.facts.service import current_status
 from service.ledger import service as ledger
 from service.records.service import weekly_activity
 
@@ -17,6 +18,7 @@ def ledger_context(session, principal, engagement) -> dict:
 def page_extras(session, principal, engagement) -> dict:
     """What the engagement page shows beside the timeline: terms (on the engagement), chart, ledger panel."""
     return {**ledger_context(session, principal, engagement),
+            "status": current_status(session, workspace=principal.workspace, engagement=engagement),
             "chart": activity_chart(weekly_activity(session, engagement=engagement))}
 
 

@@ -56,14 +56,16 @@ def list_engagements(
     return list(session.exec(query))
 
 
-def to_public(engagement: Engagement, client: Client) -> EngagementPublic:
+def to_public(engagement: Engagement, client: Client, status: str | None = None) -> EngagementPublic:
+    """`status` as of today (service.facts.service.current_status); the stored one, which does not know that a
+    notice period has run out, only for an engagement just created."""
     return EngagementPublic(
         **engagement.terms().model_dump(),
         id=engagement.id,
         client_id=client.id,
         client_name=client.name,
         title=engagement.title,
-        status=Status(engagement.status),
+        status=Status(status or engagement.status),
         tree_size=engagement.tree_size,
         root_hash=engagement.root_hash.hex() if engagement.root_hash else None,
         last_activity_at=engagement.last_activity_at,

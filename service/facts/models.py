@@ -241,6 +241,8 @@ class Signal(BaseModel):
     level: str = Field(description="ok, amber or red")
     records: list[Cite]
     samples: list[int] = Field(default_factory=list, description="response times in seconds, oldest first")
+    asked: list[Cite] = Field(default_factory=list, description="for response times: the contact awaiting a reply "
+                                                                "that each one is measured from, as `records`")
 
 
 class StatementLine(BaseModel):
@@ -259,12 +261,15 @@ class Facts(BaseModel):
     root_hash: str | None
     notice: Notice | None
     trial: Trial | None
+    status: str = Field(description="active, notice (given, its period running) or ended (recorded as ended, or "
+                                    "the notice period is over), as of the day")
     work: list[WorkMonth]
     work_totals: list[WorkCount]
+    deliverables_promised: list[str] = Field(description="the deliverables the terms list")
     money: Money
     commitments: list[Commitment]
     signals: list[Signal]
-    level: str
+    level: str = Field(description="ok, amber or red: the worst of the signals, money overdue and notice cut short")
     statement: list[StatementLine]
 
 

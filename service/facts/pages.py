@@ -1,4 +1,3 @@
-from dataclasses import dataclass
 from datetime import date
 
 from fastapi import APIRouter, Request
@@ -7,18 +6,18 @@ from pydantic import ValidationError
 
 from service.deps import EngagementDep, FormDep, OwnerDep, PrincipalDep, SessionDep
 from service.errors import DomainError, Invalid
-from service.facts.models import Facts, RateIn, Series, Signal, ThresholdsIn
+from service.facts.models import RateIn, Series, Signal, ThresholdsIn
 from service.facts.service import (
     SERIES_LABEL,
     SIGNALS,
     add_rate,
     engagement_facts,
+    flags,
     list_rates,
     list_thresholds,
     parse_percent,
     set_thresholds,
 )
-from service.money import fmt_money
 from service.web import form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
@@ -27,26 +26,9 @@ router = APIRouter()
 APP_RECORD_URL = "/engagements/{engagement_id}/records/{index}"
 
 
-@dataclass(frozen=True)
-class Flag:
-    """One thing the dashboard and the engagement page flag, linking to the part of the facts page behind it."""
-
-    level: str  # amber or red
-    text: str
-    section: str
-
-
-def flags(facts: Facts) -> list[Flag]:
-    """Money overdue, notice cut short, and every walk-away signal past its amber line: worst first."""
-    found = [Flag("red", f"{fmt_money(t.overdue_minor, t.currency)} overdue", "money")
-             for t in facts.money.totals if t.overdue_minor > 0]
-    if facts.notice and facts.notice.days_short > 0:
-        found.append(Flag("red", f"notice cut {facts.notice.days_short} days short", "notice"))
-    found += [Flag(s.level, f"{s.label}: {s.display}", "signals") for s in facts.signals if s.level != "ok"]
-    return sorted(found, key=lambda f: f.level != "red")
-
-
 templates.env.globals["facts_flags"] = flags
+# The work table's months in words: '2026-07' is July 2026.
+templates.env.globals["month_name"] = lambda key: date.fromisoformat(key + "-01").strftime("%b %Y")
 
 
 def response_chart(signal: Signal) -> dict | None:

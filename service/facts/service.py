@@ -48,7 +48,7 @@ from service.facts.models import (
     WorkMonth,
 )
 from service.money import fmt_money, parse_hundredths
-from service.records.kinds import CORRECTIONS
+from service.records.kinds import CORRECTIONS, KINDS, Contact
 from service.records.service import number_exhibits
 
 DISCLAIMER = "Estimate, not legal advice: figures follow the rules shown, from the records; check them with a lawyer."
@@ -56,8 +56,13 @@ RATES_CSV = Path(__file__).with_name("reference_rates.csv")
 SERIES_LABEL = {Series.boe_base: "Bank of England Bank Rate", Series.ecb_mro: "ECB main refinancing rate"}
 
 # Kinds by what they mean for the facts.
-CONTACT_KINDS = frozenset({"call", "email", "message", "voicemail"})
-WORK_KINDS = {"report_sent": ("report sent", "reports sent"), "meeting_scheduled": ("meeting set", "meetings set"),
+CONTACT_KINDS = frozenset(k.name for k in KINDS.values() if issubclass(k.body, Contact))
+# Work is what the contractor delivered. A `meeting_scheduled` record is any meeting in the diary (most often one
+# with the client itself), so it is not work; the meetings the contractor set *for* the client are the ones their
+# reports state (`meetings_set`), counted as their own column and cited by those reports.
+MEETINGS_SET = "meetings_set"
+WORK_KINDS = {"report_sent": ("report sent", "reports sent"),
+              MEETINGS_SET: ("meeting set for the client", "meetings set for the client (as the reports state)"),
               "lead_handed_over": ("lead handed over", "leads handed over"),
               "deliverable_delivered": ("deliverable delivered", "deliverables delivered")}
 HOURS_PER_DAY = 8  # an hourly rate is turned into a day's fee at 8 hours a working day
@@ -76,18 +81,21 @@ class SignalRule:
 SIGNALS: dict[str, SignalRule] = {
     "no_shows": SignalRule(
         "No-shows", "meetings", 1, 2,
-        "Counts no_show records in which the client did not attend a meeting."),
+        "Counts the no-shows recorded in which the client did not attend a meeting."),
     "late_cancellations": SignalRule(
         "Late cancellations", "meetings", 1, 3,
-        "Counts meeting_cancelled records by the client made less than 24 hours before the meeting was due."),
+        "Counts the meetings the client cancelled less than 24 hours before they were due."),
     "brick_wall": SignalRule(
         "Brick wall", "contacts", 3, 5,
-        "The longest run of outbound calls, emails, messages and voicemails with no inbound contact or held "
-        "meeting in between; counts the records of that run."),
+        "The longest run of outbound calls, emails, messages and voicemails awaiting a reply with no answer from "
+        "the client in between (an answer: an inbound contact, a held meeting, or the client giving notice, making "
+        "a promise, cancelling or refusing); counts the records of that run. Contacts recorded without a direction "
+        "are left out."),
     "response_time": SignalRule(
         "Client response time", "hours", 48, 120,
-        "The median time from the first unanswered outbound contact to the client's next inbound contact or held "
-        "meeting, in hours; counts the replies measured."),
+        "The median time from the first outbound contact awaiting a reply that is still unanswered to the client's "
+        "next answer (as for the brick wall), in hours; contacts marked as needing no reply are not measured. "
+        "Counts the replies measured."),
     "after_hours": SignalRule(
         "Contacts outside working hours", "contacts", 3, 6,
         f"Counts inbound calls, emails, messages and voicemails from the client at weekends or outside "
@@ -98,8 +106,9 @@ SIGNALS: dict[str, SignalRule] = {
         "records."),
     "invoice_days_late": SignalRule(
         "Average days late on invoices", "days", 7, 30,
-        "The average, over invoices whose due date has passed, of the days from the due date until paid in full "
-        "(or until today if unpaid); invoices paid on time count as 0. Counts the invoices paid late or unpaid."),
+        "The average, over invoices whose due date has passed, of the days from the due date until paid in full, "
+        "or, for an invoice not paid in full, until the day of these facts; invoices paid on time count as 0. "
+        "Counts the invoices paid late or unpaid."),
     "broken_commitments": SignalRule(
         "Broken commitments", "commitments", 1, 2,
         "Counts the client's commitments recorded as broken, and those past their date with neither kept nor "
@@ -466,9 +475,9 @@ def _notice(ledger: Ledger, terms: Terms) -> Notice | None:
 
 TRIAL_RULE = (
     "Days after the trial: from the day after the trial ended to the day the engagement ended (an "
-    "engagement_ended record), else the last day of a notice period that has run out, else today. Replies are "
-    "inbound records that refer to a report or deliverable sent after the trial; objections are dispute steps and "
-    "refused payments recorded after the trial.")
+    "engagement-ended record), else the last day of a notice period that has run out, else the date of these "
+    "facts. Replies are inbound records that refer to a report or deliverable sent after the trial; objections "
+    "are dispute steps and refused payments recorded after the trial.")
 
 
 def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> Trial | None:
@@ -480,7 +489,7 @@ def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> 
     elif notice and notice.ends_on and notice.ends_on <= as_of:
         until, because = notice.ends_on, "the notice period ended"
     else:
-        until, because = as_of, "as of today"
+        until, because = as_of, "the date of these facts"
     after = [i for i in ledger.items if i.day > terms.trial_ends_on]
     reports = [i for i in after if i.kind == "report_sent"]
     deliverables = [i for i in after if i.kind == "deliverable_delivered"]
@@ -500,17 +509,32 @@ def _trial(ledger: Ledger, terms: Terms, notice: Notice | None, as_of: date) -> 
 # Work delivered
 
 
+def _meetings_set(item: Item) -> int:
+    value = item.body.get(MEETINGS_SET)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _work_counts(ledger: Ledger, items: dict[str, list[Item]]) -> list[WorkCount]:
+    """One count per column: the records of each work kind, and the meetings the reports among them state."""
+    out = []
+    for kind, labels in WORK_KINDS.items():
+        if kind == MEETINGS_SET:
+            stating = [i for i in items.get("report_sent", ()) if _meetings_set(i)]
+            out.append(WorkCount(kind=kind, label=labels[1], count=sum(_meetings_set(i) for i in stating),
+                                 records=ledger.cites(stating)))
+        else:
+            out.append(WorkCount(kind=kind, label=labels[1], count=len(items.get(kind, ())),
+                                 records=ledger.cites(items.get(kind, ()))))
+    return out
+
+
 def _work(ledger: Ledger) -> tuple[list[WorkMonth], list[WorkCount]]:
     months: dict[str, dict[str, list[Item]]] = {}
     for item in ledger.items:
         if item.kind in WORK_KINDS:
             months.setdefault(item.occurred_at.strftime("%Y-%m"), {}).setdefault(item.kind, []).append(item)
-    work = [WorkMonth(month=month, counts=[WorkCount(kind=k, label=labels[1], count=len(kinds.get(k, [])),
-                                                     records=ledger.cites(kinds.get(k, [])))
-                                           for k, labels in WORK_KINDS.items()])
-            for month, kinds in sorted(months.items())]
-    totals = [WorkCount(kind=k, label=labels[1], count=len(ledger.of(k)), records=ledger.cites(ledger.of(k)))
-              for k, labels in WORK_KINDS.items()]
+    work = [WorkMonth(month=month, counts=_work_counts(ledger, kinds)) for month, kinds in sorted(months.items())]
+    totals = _work_counts(ledger, {k: ledger.of(k) for k in WORK_KINDS if k != MEETINGS_SET})
     return work, totals
 
 
@@ -531,7 +555,7 @@ REGIME = {
     "us-ny": ("New York State and New York City Freelance Isn't Free Acts: payment is due on the date in the "
               "contract, or 30 days after the work is completed; for late payment a court may award double damages, "
               "so the exposure shown is 2 x the amount not paid by the due date."),
-    "contract": ("The late-payment rate in the engagement's terms (late_interest_bp): simple interest from the day "
+    "contract": ("The late-payment rate written into the engagement's terms: simple interest from the day "
                  "after the due date: balance x rate x days / 365, each part rounded half up."),
     "other": "No late-payment rule is computed for this jurisdiction.",
 }
@@ -703,15 +727,39 @@ class SignalInputs:
     no_shows: list[Cite] = field(default_factory=list)
     late_cancellations: list[Cite] = field(default_factory=list)
     brick_wall: list[Cite] = field(default_factory=list)
-    replies: list[tuple[int, Cite]] = field(default_factory=list)  # (seconds waited, the reply)
+    # (seconds waited, the reply, the contact awaiting a reply it is measured from)
+    replies: list[tuple[int, Cite, Cite]] = field(default_factory=list)
     after_hours: list[Cite] = field(default_factory=list)
     repeated_sends: list[Cite] = field(default_factory=list)
     late_invoices: list[tuple[int, Cite]] = field(default_factory=list)  # (days late, invoice), every one due
     broken_commitments: list[Cite] = field(default_factory=list)
 
 
+# Records of the client speaking up that are not contacts: each breaks a run of unanswered contacts.
+_CLIENT_SPEAKS = {"notice_given": "given_by", "commitment": "promised_by", "meeting_cancelled": "cancelled_by"}
+
+
 def _is_answer(item: Item) -> bool:
-    return item.kind == "meeting" or (item.direction == "in" and item.kind in CONTACT_KINDS)
+    """The client answered: an inbound contact, a held meeting, or the client giving notice, promising, cancelling,
+    refusing a payment or stepping into a dispute. Money received and access revoked say nothing back."""
+    if item.kind == "meeting" or (item.direction == "in" and item.kind in CONTACT_KINDS):
+        return True
+    if item.kind in _CLIENT_SPEAKS:
+        return item.body.get(_CLIENT_SPEAKS[item.kind]) == "client"
+    return item.direction == "in" and item.kind in ("payment_refused", "dispute_step", "meeting_scheduled")
+
+
+def awaits_reply(item: Item) -> bool:
+    """An outbound contact waits for the client's answer unless its record says it does not. Records made before
+    the flag existed carry none and are read as waiting, the default the form and the API still apply."""
+    return item.direction == "out" and item.kind in CONTACT_KINDS and item.body.get("awaits_reply") is not False
+
+
+def undirected_contacts(ledger: Ledger) -> list[Item]:
+    """Contacts recorded before a direction was required and never amended to say one: the signals cannot tell
+    who contacted whom, so they count them neither as the contractor's contacts nor as the client's answers (the
+    statement says so, naming them)."""
+    return [i for i in ledger.of(*sorted(CONTACT_KINDS)) if i.direction not in ("in", "out", "internal")]
 
 
 def _signal_inputs(ledger: Ledger, money: Money, commitments: list[Commitment], as_of: date) -> SignalInputs:
@@ -730,12 +778,14 @@ def _signal_inputs(ledger: Ledger, money: Money, commitments: list[Commitment], 
     for item in ledger.items:
         contact = item.kind in CONTACT_KINDS
         if contact and item.direction == "out":
-            run.append(item)
-            if len(run) > len(longest):
-                longest = run
+            if awaits_reply(item):
+                run.append(item)
+                if len(run) > len(longest):
+                    longest = run
         elif _is_answer(item):
             if run:
-                s.replies.append((int((item.occurred_at - run[0].occurred_at).total_seconds()), ledger.cite(item)))
+                s.replies.append((int((item.occurred_at - run[0].occurred_at).total_seconds()), ledger.cite(item),
+                                  ledger.cite(run[0])))
             run = []
         if contact and item.direction == "in":
             at = item.occurred_at
@@ -777,18 +827,22 @@ def _median(values: list[int]) -> Fraction:
 
 def _duration(hours: int) -> str:
     days, rest = divmod(hours, 24)
-    return f"{_plural(days, 'day')} {rest} h" if days else f"{hours} h"
+    if not days:
+        return _plural(hours, "hour")
+    return _plural(days, "day") + (f" {_plural(rest, 'hour')}" if rest else "")
 
 
 def _signals(s: SignalInputs, thresholds: dict[str, tuple[int, int]]) -> list[Signal]:
     out = []
     for name, rule in SIGNALS.items():
         samples: list[int] = []
+        asked: list[Cite] = []
         match name:
             case "response_time":
-                samples = [sec for sec, _ in s.replies]
-                value = round_half_up(_median([sec for sec, _ in s.replies]) / 3600) if s.replies else 0
-                records = [c for _, c in s.replies]
+                samples = [sec for sec, _, _ in s.replies]
+                value = round_half_up(_median(samples) / 3600) if s.replies else 0
+                records = [c for _, c, _ in s.replies]
+                asked = [c for _, _, c in s.replies]
                 display = _duration(value) if s.replies else "no replies measured"
             case "invoice_days_late":
                 value = (round_half_up(Fraction(sum(d for d, _ in s.late_invoices), len(s.late_invoices)))
@@ -802,7 +856,8 @@ def _signals(s: SignalInputs, thresholds: dict[str, tuple[int, int]]) -> list[Si
         amber, red = thresholds[name]
         level = "red" if value >= red else "amber" if value >= amber else "ok"
         out.append(Signal(signal=name, label=rule.label, rule=rule.rule, unit=rule.unit, value=value,
-                          display=display, amber=amber, red=red, level=level, records=records, samples=samples))
+                          display=display, amber=amber, red=red, level=level, records=records, samples=samples,
+                          asked=asked))
     return out
 
 
@@ -833,11 +888,99 @@ def _party(name: str | None) -> str:
 
 
 RATE_UNIT = {"hour": "an hour", "day": "a day", "month": "a month", "fixed": "fixed fee"}
+RATE_BASIS = {"hour": "by the hour", "day": "by the day", "month": "by the month", "fixed": "as a fixed fee"}
+LAW = {"uk": "United Kingdom law", "eu": "the law of a European Union member state", "us-ny": "New York law",
+       "other": "the law of another jurisdiction"}
+BECAUSE = {"the engagement ended": "when the engagement ended", "the notice period ended":
+           "when the notice period ended"}
+
+
+def _law(jurisdiction: str, late_interest_bp: int | None) -> str:
+    if jurisdiction != "contract":
+        return LAW.get(jurisdiction, "the law of another jurisdiction")
+    if late_interest_bp is None:
+        return "the contract's own late-payment terms, which name no interest rate"
+    return f"the contract's own late-payment terms, with interest at {fmt_percent(late_interest_bp)} a year"
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _month(key: str) -> str:
+    """'2026-07' as 'July 2026'."""
+    return date.fromisoformat(key + "-01").strftime("%B %Y")
+
+
+def _change_words(key: str, value, terms: Terms) -> str:
+    """One field of a terms change as words: 'the notice period to 60 days', never 'notice_days to 60'."""
+    try:
+        match key:
+            case "started_on":
+                return f"the start date to {fmt_day(date.fromisoformat(value))}"
+            case "trial_ends_on":
+                return f"the end of the trial to {fmt_day(date.fromisoformat(value))}" if value else "no trial period"
+            case "notice_days":
+                return f"the notice period to {_plural(int(value), 'day')}"
+            case "notice_form":
+                return "notice to be given in writing" if value == "written" else "notice to be given in any form"
+            case "payment_terms_days":
+                return f"payment to be due {_plural(int(value), 'day')} after invoice"
+            case "rate_minor":
+                return f"the rate to {fmt_money(int(value), terms.currency)}"
+            case "currency":
+                return f"the currency to {value}"
+            case "rate_unit":
+                return f"the rate to be charged {RATE_BASIS[value]}"
+            case "jurisdiction":
+                return ("the late-payment rules to " + LAW[value] if value in LAW
+                        else "the late-payment rules to the contract's own")
+            case "deliverables":
+                return ("the deliverables to " + _and([_quote(d) for d in value])) if value else "no deliverables"
+            case "late_interest_bp":
+                return (f"the contract's late-payment interest to {fmt_percent(int(value))} a year"
+                        if value is not None else "no contractual late-payment interest")
+    except (TypeError, ValueError, KeyError):
+        pass
+    return f"{key.replace('_', ' ')} to {_quote(str(value))}"
+
+
+def _lateness(money: Money, as_of: date) -> tuple[str, list[Cite]] | None:
+    """Paid and unpaid invoices apart: an unpaid invoice was not 'paid late', it is still owed."""
+    due = [i for i in money.invoices if i.due_on < as_of]
+    paid = [i for i in due if i.paid_in_full_on is not None]
+    late = [i for i in paid if i.days_late]
+    unpaid = [i for i in due if i.paid_in_full_on is None]
+    if not late and not unpaid:
+        return None
+    sentences = []
+    if late:
+        sentences.append(
+            f"Of {_plural(len(paid), 'invoice')} paid in full, {len(late)} {'was' if len(late) == 1 else 'were'} "
+            "paid after the due date: " + _and([f"{i.invoice_number} ({_plural(i.days_late, 'day')} late)"
+                                                 for i in late]) + ".")
+    elif paid:
+        sentences.append("The invoice paid in full was paid by its due date." if len(paid) == 1 else
+                         f"All {len(paid)} invoices paid in full were paid by their due dates.")
+    for i in unpaid:
+        state = ("is unpaid" if not i.paid_minor else
+                 f"is not paid in full ({fmt_money(i.balance_minor, i.currency)} outstanding)")
+        sentences.append(f"{i.invoice_number} {state}, {_plural(i.days_late, 'day')} after its due date.")
+    return " ".join(sentences), _refs(*[[i.record, *i.payments] for i in late + unpaid])
+
+
+def _kinds_counted(items: list[Item]) -> str:
+    """'1 call and 2 emails'."""
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    return _and([_plural(n, KINDS[k].label.lower()) for k, n in counts.items()])
 
 
 def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -> list[tuple[str, list[Cite]]]:
     lines: list[tuple[str, list[Cite]]] = []
     add = lines.append
+    as_of: date = facts["as_of"]
     opened = ledger.of("engagement_opened")
     client_name = facts["client_name"]
     rate = (fmt_money(terms.rate_minor, terms.currency) + " " + RATE_UNIT[terms.rate_unit]
@@ -845,10 +988,14 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
     add((f"The engagement {_quote(ledger.engagement.title)} with {client_name} started on "
          f"{fmt_day(terms.started_on)}, at {rate}, with {_plural(terms.notice_days, 'day')}' notice "
          f"({'in writing' if terms.notice_form == 'written' else 'in any form'}), payment due "
-         f"{_plural(terms.payment_terms_days, 'day')} after invoice, under the rules of jurisdiction "
-         f"{terms.jurisdiction}.", ledger.cites(opened[:1])))
+         f"{_plural(terms.payment_terms_days, 'day')} after invoice, under "
+         f"{_law(terms.jurisdiction, terms.late_interest_bp)}.", ledger.cites(opened[:1])))
+    if terms.deliverables:
+        add((f"The terms list {_plural(len(terms.deliverables), 'deliverable')}: "
+             f"{_and([_quote(d) for d in terms.deliverables])}.",
+             ledger.cites(opened[:1] + [c for c in changes if "deliverables" in c.body.get("changes", {})])))
     for item in changes:
-        fields = ", ".join(f"{k} to {v}" for k, v in sorted(item.body.get("changes", {}).items()))
+        fields = _and([_change_words(k, v, terms) for k, v in sorted(item.body.get("changes", {}).items())])
         add((f"On {fmt_day(item.day)} the terms were changed: {fields}.", [ledger.cite(item)]))
 
     trial: Trial | None = facts["trial"]
@@ -856,45 +1003,69 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
         if trial.days_after == 0:
             add((f"The trial period ends on {fmt_day(trial.ends_on)}.", ledger.cites(opened[:1])))
         else:
+            replies = len(trial.replies)
             text = (f"The trial period ended on {fmt_day(trial.ends_on)}. The engagement continued for "
                     f"{_plural(trial.days_after, 'day')} after it (until {fmt_day(trial.continued_until)}, "
-                    f"{trial.continued_because}); in that time {_plural(len(trial.reports_after), 'report')} and "
-                    f"{_plural(len(trial.deliverables_after), 'deliverable')} were sent to the client and "
-                    f"{_plural(len(trial.replies), 'reply', 'replies')} to them recorded.")
+                    f"{BECAUSE.get(trial.continued_because, trial.continued_because)}); in that time "
+                    f"{_plural(len(trial.reports_after), 'report')} and "
+                    f"{_plural(len(trial.deliverables_after), 'deliverable')} were sent to the client, and "
+                    + ("no reply to them is recorded." if not replies else
+                       f"{_plural(replies, 'reply', 'replies')} to them {'is' if replies == 1 else 'are'} recorded."))
             if trial.first_objection_on is None:
                 text += " No objection is recorded."
             else:
-                text += (f" The first objection recorded is dated {fmt_day(trial.first_objection_on)}, after "
-                         f"{_plural(trial.reports_before_first_objection, 'report')} had been received.")
+                text += (f" The first objection recorded is dated {fmt_day(trial.first_objection_on)}, by which "
+                         f"time {_plural(trial.reports_before_first_objection, 'report')} had been sent since the "
+                         "trial ended.")
             add((text, _refs(trial.reports_after, trial.deliverables_after, trial.replies, trial.objections[:1])))
 
-    totals = [w for w in facts["work_totals"] if w.count]
-    if totals:
-        months = facts["work"]
-        span = (f"between {months[0].month} and {months[-1].month}" if len(months) > 1 else f"in {months[0].month}")
-        add((f"Work recorded {span}: " + ", ".join(f"{w.count} {WORK_KINDS[w.kind][w.count != 1]}" for w in totals)
-             + f", over {_plural(len(months), 'month')} (counts by month in the work table).",
-             _refs(*[w.records for w in totals])))
+    months = facts["work"]
+    totals = {w.kind: w for w in facts["work_totals"]}
+    parts = []
+    reports, meetings = totals["report_sent"], totals[MEETINGS_SET]
+    if reports.count:
+        part = f"{_plural(reports.count, 'report')} sent"
+        if meetings.records:
+            stating = len(meetings.records)
+            verb = "states" if stating == 1 else "state"
+            who = f"which {verb}" if stating == reports.count else f"{stating} of which {verb}"
+            part += f" ({who} {_plural(meetings.count, 'meeting')} set for the client)"
+        parts.append(part)
+    if totals["lead_handed_over"].count:
+        parts.append(f"{_plural(totals['lead_handed_over'].count, 'lead')} handed over")
+    delivered = ledger.of("deliverable_delivered")
+    if delivered:
+        names = [_quote(i.body.get("deliverable")) for i in delivered if i.body.get("deliverable")]
+        parts.append(f"{_plural(len(delivered), 'deliverable')} delivered"
+                     + (f" ({_and(names[:10])}{' and others' if len(names) > 10 else ''})" if names else ""))
+    if parts:
+        span = (f"between {_month(months[0].month)} and {_month(months[-1].month)}" if len(months) > 1
+                else f"in {_month(months[0].month)}")
+        add((f"Work recorded {span}: {_and(parts)}.", _refs(*[w.records for w in totals.values()])))
+    elif terms.deliverables:
+        add(("No report, lead or deliverable sent to the client is recorded.", []))
 
     notice: Notice | None = facts["notice"]
     if notice is not None:
+        over = notice.ends_on is not None and notice.ends_on < as_of
         if notice.given:
             text = (f"On {fmt_day(notice.given_on)} {_party(notice.given_by)} gave notice "
                     f"{'in writing' if notice.form == 'written' else 'orally'}.")
             if notice.form_ok is False:
                 text += " The terms require written notice."
-            text += (f" A notice period of {_plural(notice.notice_days, 'day')} from that day ends on "
-                     f"{fmt_day(notice.ends_on)}.")
+            text += (f" A notice period of {_plural(notice.notice_days, 'day')} from that day "
+                     f"{'ended' if over else 'ends'} on {fmt_day(notice.ends_on)}.")
             add((text, _refs(notice.record, notice.other_notices)))
         if notice.cut_off_record is not None:
             what = ("revoked access" if notice.cut_off_kind == "access_revoked" else "ended the engagement")
             system = next((i.body.get("system") for i in ledger.items if i.index == notice.cut_off_record.index
                            and i.kind == "access_revoked"), None)
+            ends = (("ended" if over else "ends") if notice.given else
+                    ("would have ended" if over else "would end"))
             text = (f"On {fmt_day(notice.cut_off_on)} {_party(notice.cut_off_by)} {what}"
                     f"{' to ' + _quote(system) if system else ''}"
                     f"{'' if notice.given else ' without notice'}, {_plural(notice.days_short, 'day')} before "
-                    f"the notice period {'ended' if notice.given else 'would have ended'} on "
-                    f"{fmt_day(notice.ends_on)}.")
+                    f"the notice period {ends} on {fmt_day(notice.ends_on)}.")
             if notice.claim_minor is not None and notice.claimable:
                 text += (f" Fees for the unserved notice at the engagement's rate: {notice.claim_formula} "
                          f"(estimate).")
@@ -917,7 +1088,7 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
         if inv.refused:
             text += f" Payment was refused: {_quote(inv.refusal_reason)}."
         if inv.overdue:
-            text += (f" As of {fmt_day(facts['as_of'])} it is {_plural(inv.days_late, 'day')} overdue.")
+            text += (f" As of {fmt_day(as_of)} it is {_plural(inv.days_late, 'day')} overdue.")
         extras = []
         if inv.interest_minor:
             extras.append(f"late-payment interest of {fmt_money(inv.interest_minor, inv.currency)} at "
@@ -937,6 +1108,9 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
                  + (f", of which {fmt_money(total.overdue_minor, total.currency)} overdue" if total.overdue_minor
                     else "") + ".",
                  _refs(*[i.record for i in money.invoices if i.currency == total.currency])))
+    lateness = _lateness(money, as_of)
+    if lateness is not None:
+        add(lateness)
 
     for c in facts["commitments"]:
         text = (f"On {fmt_day(c.made_on)} {_party(c.promised_by)} promised {_quote(c.promise)}"
@@ -945,30 +1119,81 @@ def _statement(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -
                  "overdue": " The date has passed with no outcome recorded.", "open": ""}[c.state]
         add((text, _refs(c.record, [c.outcome] if c.outcome else [])))
 
+    def brick_wall(s: Signal) -> str:
+        run = [i for i in ledger.items if i.index in {c.index for c in s.records}]
+        when = (f"On {fmt_day(run[0].day)}" if run[0].day == run[-1].day
+                else f"Between {fmt_day(run[0].day)} and {fmt_day(run[-1].day)}")
+        return (f"{when} the contractor contacted the client {s.value} times, each contact awaiting a reply, with "
+                "no answer from the client in between.")
+
     sentences = {
         "no_shows": lambda s: f"The client did not attend {_plural(s.value, 'scheduled meeting')}.",
         "late_cancellations": lambda s: (f"The client cancelled {_plural(s.value, 'meeting')} less than 24 hours "
                                          "before it was due."),
-        "brick_wall": lambda s: (f"The longest run of outbound contacts with no answer from the client was "
-                                 f"{s.value}."),
-        "response_time": lambda s: (f"The client's median time to answer was {s.display}, over "
-                                    f"{_plural(len(s.records), 'reply', 'replies')}."),
+        "brick_wall": brick_wall,
+        "response_time": lambda s: (f"Measured over {_plural(len(s.records), 'reply', 'replies')}, the median time "
+                                    "from the contractor's first unanswered contact awaiting a reply to the "
+                                    f"client's next response was {s.display}."),
         "after_hours": lambda s: (f"The client made {_plural(s.value, 'contact')} outside working hours "
                                   "(weekends, or before 08:00 or after 18:00 UTC)."),
-        "repeated_sends": lambda s: f"The same document or subject was sent {s.value} times.",
-        "invoice_days_late": lambda s: f"Invoices were paid on average {s.display} after their due date.",
+        "repeated_sends": lambda s: f"The same document or email subject was sent to the client {s.value} times.",
         "broken_commitments": lambda s: (f"{_plural(s.value, 'commitment')} by the client "
                                          f"{'was' if s.value == 1 else 'were'} broken or not kept by the date."),
     }
     for s in facts["signals"]:
-        if s.value and (s.signal != "repeated_sends" or s.value >= 2) and (s.signal != "brick_wall" or s.value >= 2):
-            add((sentences[s.signal](s), s.records))
+        if s.signal not in sentences or not s.value:
+            continue  # the days late on invoices are stated above, paid and unpaid apart
+        if s.signal in ("repeated_sends", "brick_wall") and s.value < 2:
+            continue
+        add((sentences[s.signal](s), _refs(s.records, s.asked)))
+    undirected = undirected_contacts(ledger)
+    if undirected:
+        one = len(undirected) == 1
+        add((f"{_kinds_counted(undirected)} {'was' if one else 'were'} recorded without saying who contacted "
+             f"whom, so the figures on contacts and replies count {'it' if one else 'them'} neither as the "
+             "contractor's contacts nor as the client's answers.", ledger.cites(undirected)))
     if ledger.retracted:
         add((f"{_plural(len(ledger.retracted), 'record')} ({', '.join('#' + str(i) for i in ledger.retracted)}) "
              f"{'was' if len(ledger.retracted) == 1 else 'were'} retracted and "
              f"{'is' if len(ledger.retracted) == 1 else 'are'} not counted in these facts.",
              [Cite(engagement_id=ledger.engagement.id, index=i) for i in ledger.retracted]))
     return lines
+
+
+# Status and level
+
+
+def _status(ledger: Ledger, notice: Notice | None, as_of: date) -> str:
+    """Ended once an engagement_ended record says so or the notice period is over; under notice while it runs."""
+    if ledger.of("engagement_ended"):
+        return "ended"
+    if notice is not None and notice.given:
+        return "ended" if notice.ends_on is not None and notice.ends_on < as_of else "notice"
+    return "active"
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One thing the facts flag (the dashboard, the engagement page), linking to the part of the facts page."""
+
+    level: str  # amber or red
+    text: str
+    section: str
+
+
+def _flags(notice: Notice | None, money: Money, signals: list[Signal]) -> list[Flag]:
+    found = [Flag("red", f"{fmt_money(t.overdue_minor, t.currency)} overdue", "money")
+             for t in money.totals if t.overdue_minor > 0]
+    if notice and notice.days_short > 0:
+        found.append(Flag("red", f"notice cut {_plural(notice.days_short, 'day')} short", "notice"))
+    found += [Flag(s.level, f"{s.label}: {s.display}", "signals") for s in signals if s.level != "ok"]
+    return sorted(found, key=lambda f: f.level != "red")
+
+
+def flags(facts: Facts) -> list[Flag]:
+    """Money overdue, notice cut short, and every walk-away signal past its amber line: worst first. The facts'
+    level is the worst of these, so the header never says ok beside a red flag."""
+    return _flags(facts.notice, facts.money, facts.signals)
 
 
 # Putting it together
@@ -1068,8 +1293,20 @@ def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: da
                  client_name=client_name,
                  as_of=as_of, tree_size=engagement.tree_size,
                  root_hash=engagement.root_hash.hex() if engagement.root_hash else None, notice=notice, trial=trial,
-                 work=work, work_totals=work_totals, money=money, commitments=commitments, signals=signals,
-                 level=_worst(s.level for s in signals), statement=statement)
+                 status=_status(ledger, notice, as_of), work=work, work_totals=work_totals,
+                 deliverables_promised=list(terms.deliverables), money=money, commitments=commitments,
+                 signals=signals, level=_worst([*(f.level for f in _flags(notice, money, signals))]),
+                 statement=statement)
+
+
+def current_status(session: Session, *, workspace: Workspace, engagement: Engagement,
+                   settings: Settings | None = None) -> str:
+    """The engagement's status today, as its facts give it. The status stored on the engagement says which of
+    notice and end the records hold; only a notice period's running out needs the facts (the terms and the day),
+    so the others are answered without reading the ledger."""
+    if engagement.status != "notice":
+        return engagement.status
+    return engagement_facts(session, workspace=workspace, engagement=engagement, settings=settings).status
 
 
 def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None,
@@ -1097,7 +1334,7 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
                         setattr(acc, name, getattr(acc, name) + getattr(t, name))
     signals = _signals(_pool(inputs) if inputs else SignalInputs(), settings.thresholds)
     return ClientSignals(client_id=client.id, client_name=client.name, as_of=as_of, engagements=levels,
-                         signals=signals, level=_worst(s.level for s in signals),
+                         signals=signals, level=_worst([*(s.level for s in signals), *levels.values()]),
                          money=[totals[c] for c in sorted(totals)])
 
 
@@ -1108,7 +1345,7 @@ def _inputs_from(facts: Facts) -> SignalInputs:
     return SignalInputs(
         no_shows=by["no_shows"].records, late_cancellations=by["late_cancellations"].records,
         brick_wall=by["brick_wall"].records,
-        replies=list(zip(replies.samples, replies.records, strict=True)),
+        replies=list(zip(replies.samples, replies.records, replies.asked, strict=True)),
         after_hours=by["after_hours"].records, repeated_sends=by["repeated_sends"].records,
         late_invoices=[(inv.days_late, inv.record) for inv in facts.money.invoices if inv.due_on < facts.as_of],
         broken_commitments=by["broken_commitments"].records)

@@ -94,6 +94,11 @@ def sign_note(body: str, name: str, private_key: Ed25519PrivateKey) -> str:
 
 def open_note(text: str, vkey: str) -> Checkpoint:
     """Verifies a signed checkpoint against a verifier key and returns what it says."""
+    return parse_checkpoint(open_signed_note(text, vkey))
+
+
+def open_signed_note(text: str, vkey: str) -> str:
+    """Verifies any signed note (a checkpoint, a bundle's seal) against a verifier key and returns its text."""
     name, wanted_id, public_key = parse_verifier_key(vkey)
     split = text.rfind("\n\n")
     if split < 0 or not text.endswith("\n"):
@@ -111,7 +116,7 @@ def open_note(text: str, vkey: str) -> Checkpoint:
             verifier.verify(blob[4:], body.encode())
         except InvalidSignature:
             raise NoteError(f"signature by {name} does not verify") from None
-        return parse_checkpoint(body)
+        return body
     raise NoteError(f"note is not signed by {name} (key id {wanted_id.hex()})")
 
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from service.engagements.models import Terms
 from service.fields import AnyTime, Currency, Day, LongText, MinorUnits, ShortText
@@ -31,12 +31,32 @@ class Body(BaseModel):
     participants: list[ShortText] = Field(default_factory=list, max_length=50)
 
 
-class Call(Body):
+class Contact(Body):
+    """A call, email, message or voicemail. The walk-away signals turn on who contacted whom, so a contact always
+    says its direction; and the client's response time is measured only from outbound contacts that wait for an
+    answer (a weekly report or a thank-you needs none)."""
+
+    direction: Direction
+    awaits_reply: StrictBool | None = Field(
+        default=None, description="outbound only: whether this contact waits for the client's answer; true unless "
+                                  "set to false")
+
+    @model_validator(mode="after")
+    def _awaits_reply_is_outbound(self):
+        if self.direction == Direction.outbound:
+            if self.awaits_reply is None:
+                self.awaits_reply = True
+        elif self.awaits_reply is not None:
+            raise ValueError("awaits_reply is only for outbound contacts (direction out)")
+        return self
+
+
+class Call(Contact):
     duration_minutes: StrictInt | None = Field(default=None, ge=0, le=24 * 60)
     outcome: ShortText | None = None
 
 
-class Email(Body):
+class Email(Contact):
     subject: ShortText | None = None
 
 
@@ -45,7 +65,7 @@ class Meeting(Body):
     location: ShortText | None = None
 
 
-class Message(Body):
+class Message(Contact):
     channel: ShortText | None = None
 
 
@@ -68,6 +88,10 @@ class NoShow(Body):
 class ReportSent(Body):
     period_from: Day | None = None
     period_to: Day | None = None
+    # Work the contractor did for the client, as the report states it: meetings they booked for the client with
+    # prospects. Not a `meeting_scheduled` record, which is any meeting in the diary (often one with the client).
+    meetings_set: StrictInt | None = Field(default=None, ge=0, le=10_000,
+                                           description="meetings set for the client in the report's period")
 
 
 class DeliverableDelivered(Body):
@@ -178,16 +202,22 @@ class Kind:
     # Appended by Docket itself (engagement creation, receipts, exports), never posted directly.
     system: bool = False
     default_direction: Direction | None = None
+    # The direction the quick-add form preselects where the body must say one (the contact kinds).
+    usual_direction: Direction | None = None
+
+    @property
+    def needs_direction(self) -> bool:
+        return "direction" in self.body.model_fields and self.body.model_fields["direction"].is_required()
 
 
 CORRECTIONS = frozenset({"amendment", "retraction"})
 
 _ALL = [
-    Kind("call", "Call", "interaction", Call),
-    Kind("email", "Email", "interaction", Email),
+    Kind("call", "Call", "interaction", Call, usual_direction=Direction.outbound),
+    Kind("email", "Email", "interaction", Email, usual_direction=Direction.outbound),
     Kind("meeting", "Meeting", "interaction", Meeting),
-    Kind("message", "Message", "interaction", Message),
-    Kind("voicemail", "Voicemail", "interaction", Body),
+    Kind("message", "Message", "interaction", Message, usual_direction=Direction.outbound),
+    Kind("voicemail", "Voicemail", "interaction", Contact, usual_direction=Direction.outbound),
     Kind("note", "Note", "interaction", Body, default_direction=Direction.internal),
     Kind("meeting_scheduled", "Meeting scheduled", "interaction", MeetingScheduled),
     Kind("meeting_cancelled", "Meeting cancelled", "interaction", MeetingCancelled,

@@ -50,7 +50,7 @@ class KindField:
     key: str  # the body key
     name: str  # the form field name (amounts are typed in major units, so `amount` for `amount_minor`)
     label: str
-    control: str  # text, textarea, date, datetime-local, number, amount, currency, select, json
+    control: str  # text, textarea, date, datetime-local, number, amount, currency, select, yesno, json
     required: bool
     options: tuple[str, ...] = ()
 
@@ -64,19 +64,25 @@ def _base_type(annotation):
     return annotation
 
 
+# Fields whose name alone does not say what they mean, in words (the form and the timeline).
+FIELD_LABELS = {"awaits_reply": "Awaits the client's reply", "meetings_set": "Meetings set for the client"}
+
+
 def kind_fields(kind: Kind) -> list[KindField]:
     fields = []
     for key, info in kind.body.model_fields.items():
         if key in Body.model_fields:
             continue
         base = _base_type(info.annotation)
-        name, label = key, key.replace("_", " ").capitalize()
+        name, label = key, FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
         options: tuple[str, ...] = ()
         if key.endswith("_minor"):
             control, name = "amount", key.removesuffix("_minor")
             label = name.capitalize()
         elif key == "currency":
             control = "currency"
+        elif base is bool:
+            control, options = "yesno", ("yes", "no")
         elif isinstance(base, type) and issubclass(base, Enum):
             control, options = "select", tuple(m.value for m in base)
         elif base is datetime or getattr(base, "__name__", "") == "AwareDatetime":
@@ -109,6 +115,8 @@ def form_values(kind: str, body: dict) -> dict[str, str]:
             continue
         if f.control == "amount":
             values[f.name] = f"{Decimal(value) / 100:.2f}"
+        elif f.control == "yesno":
+            values[f.name] = "yes" if value else "no"
         elif f.control == "datetime-local":
             values[f.name] = datetime.fromisoformat(str(value).replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M")
         elif f.control == "json":
@@ -123,14 +131,15 @@ def form_values(kind: str, body: dict) -> dict[str, str]:
 FACT_KEYS = ("invoice_number", "due_on", "period_from", "period_to", "meeting_at", "location", "cancelled_by",
              "party", "given_by", "form", "effective_on", "ended_by", "ended_on", "system", "revoked_by",
              "deliverable", "lead_name", "company", "subject", "channel", "duration_minutes", "outcome", "method",
-             "reason", "step", "promised_by", "promise", "recipient")
+             "reason", "step", "promised_by", "promise", "recipient", "meetings_set", "awaits_reply")
 
 
 def record_facts(kind: str, body: dict, currency: str) -> list[tuple[str, str]]:
     """(label, value) of a record's own fields, worked out here rather than in the template: the timeline
     renders fifty of these per page and a template loop over every possible key costs more than the rest."""
-    facts = [(key.replace("_", " ").capitalize(), str(body[key])) for key in FACT_KEYS
-             if body.get(key) not in (None, "") and not (key == "reason" and kind in CORRECTIONS)]
+    facts = [(FIELD_LABELS.get(key) or key.replace("_", " ").capitalize(),
+              ("yes" if body[key] else "no") if isinstance(body[key], bool) else str(body[key]))
+             for key in FACT_KEYS if body.get(key) not in (None, "") and not (key == "reason" and kind in CORRECTIONS)]
     if body.get("value_minor") is not None:
         facts.append(("Value", fmt_money(body["value_minor"], body.get("currency") or currency)))
     return facts
@@ -206,6 +215,8 @@ def _kind_body(kind: str, form: dict, errors: dict) -> dict:
         raw = form.get(f.name, "").strip()
         if not raw:
             continue
+        if f.key == "awaits_reply" and form.get("direction") != "out":
+            continue  # the form asks it of every contact; it means something only for an outbound one
         if f.control == "amount":
             try:
                 body[f.key] = parse_hundredths(raw)
@@ -228,6 +239,11 @@ def _kind_body(kind: str, form: dict, errors: dict) -> dict:
                 errors[f.name] = 'is not JSON (like {"rate_minor": 50000})'
         elif f.control == "currency":
             body[f.key] = raw.upper()
+        elif f.control == "yesno":
+            if raw in ("yes", "no"):
+                body[f.key] = raw == "yes"
+            else:
+                errors[f.name] = "choose yes or no"
         else:
             body[f.key] = raw
     return body

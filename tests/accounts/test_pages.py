@@ -4,6 +4,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from service.accounts.models import Invitation, LoginLink, Membership
+from service.accounts.service import create_login_link, redeem_login_link
 from tests import factories
 
 
@@ -151,7 +152,7 @@ def test_signing_in_with_an_invitation_waiting_lands_on_it_and_declining_it_join
     token = create_login_link(session, user=invited.user)
     session.commit()
     with TestClient(app) as client:
-        opened = client.get(f"/login/link/{token}", follow_redirects=False)
+        opened = factories.open_link(client, token)
         assert opened.status_code == 303 and opened.headers["location"] == "/settings#invitations"
         html = client.get("/settings").text
         csrf = html.split('name="csrf_token" value="')[1].split('"')[0]
@@ -243,7 +244,7 @@ def test_declining_the_last_invitation_says_there_is_nothing_to_sign_in_to(app, 
     token = create_login_link(session, user=loner)
     session.commit()
     with TestClient(app) as client:
-        page = client.get(f"/login/link/{token}")
+        page = factories.open_link(client, token)
         assert page.status_code == 200 and owner.workspace.name in page.text
         action = page.text.split('action="/login/invitations/')[1].split('"')[0]
         sign_in = page.text.split('name="sign_in" value="')[1].split('"')[0]
@@ -261,3 +262,24 @@ def test_inviting_a_member_again_or_a_bad_address_says_why_on_the_settings_page(
         assert response.status_code == status and message in response.text and "Members" in response.text
     session.expire_all()
     assert session.get(Membership, (owner.workspace.id, member.user.id)).role == "viewer"
+
+
+def test_opening_a_login_link_changes_nothing_until_confirmed(app, session, anon):
+    member = factories.make_member(session)
+    token = create_login_link(session, user=member.user)
+    session.commit()
+    shown = anon.get(f"/login/link/{token}")
+    assert shown.status_code == 200 and member.user.email in shown.text and "nothing has happened yet" in shown.text
+    assert "docket_session" not in anon.cookies
+    assert redeem_login_link(session, token=token).id == member.user.id  # still unused after the GET
+
+
+def test_a_used_or_unknown_link_says_why(app, session, anon):
+    member = factories.make_member(session)
+    token = create_login_link(session, user=member.user)
+    session.commit()
+    assert factories.open_link(anon, token).status_code == 303
+    used = anon.get(f"/login/link/{token}")
+    assert used.status_code == 410 and "used already" in used.text
+    unknown = anon.get("/login/link/not-a-real-link")
+    assert unknown.status_code == 404 and "not one Docket made" in unknown.text

@@ -66,13 +66,13 @@ def test_unknown_login_links_from_one_address_are_throttled_and_a_good_link_then
     session.commit()
     with _client(app, "203.0.113.20") as guesser:
         for n in range(20):
-            refused = guesser.get(f"/login/link/made-up-{n}", follow_redirects=False)
+            refused = factories.open_link(guesser, f"made-up-{n}")
             assert refused.status_code == 401 and "unknown, used or expired" in refused.text
-        throttled = guesser.get(f"/login/link/{token}", follow_redirects=False)
+        throttled = factories.open_link(guesser, token)
         assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
         assert "login links opened from this address" in throttled.text and "Wait" in throttled.text
     with _client(app, "203.0.113.21") as owner:
-        assert owner.get(f"/login/link/{token}", follow_redirects=False).status_code == 303
+        assert factories.open_link(owner, token).status_code == 303
     with pytest.raises(Unauthorized):
         redeem_login_link(session, token=token)
 

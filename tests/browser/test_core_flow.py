@@ -9,13 +9,14 @@ from playwright.sync_api import expect
 from service.db import new_session
 from service.engagements.models import Engagement
 from tests import factories
+from tests.browser.signin import open_link
 
 pytestmark = pytest.mark.browser
 
 
 def test_sign_in_create_and_record(page, owner_link, output_dir):
     _, link = owner_link
-    page.goto(link)
+    open_link(page, link)
     expect(page.get_by_role("heading", name="Engagements")).to_be_visible()
 
     page.goto("/clients/new")
@@ -50,7 +51,7 @@ def test_filter_and_scroll(page, owner_link, engine):
             factories.append(session, member=member, engagement=engagement, kind="email" if n % 3 else "call",
                              occurred_at=start + timedelta(hours=n), summary=f"Contact number {n:02d}")
         engagement_id = engagement.id
-    page.goto(link)
+    open_link(page, link)
     page.goto(f"/engagements/{engagement_id}")
     records = page.locator("#timeline article.record")
     expect(records).to_have_count(50)

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from service.db import new_session
 from tests import factories
+from tests.browser.signin import open_link
 
 pytestmark = pytest.mark.browser
 
@@ -46,7 +47,7 @@ def engagement_id(engine, owner_link):
 def test_add_with_a_file_amend_retract_and_copy_the_receipt(page, owner_link, engagement_id, tmp_path,
                                                            sample_file, output_dir):
     _, link = owner_link
-    page.goto(link)
+    open_link(page, link)
     page.goto(f"/engagements/{engagement_id}")
     expect(page.locator("#verify")).to_contain_text("Passed")
 
@@ -142,7 +143,7 @@ def page_expecting_422(browser, live_server):
 def test_validation_errors_show_next_to_the_field(page_expecting_422, owner_link, engagement_id):
     page = page_expecting_422
     _, link = owner_link
-    page.goto(link)
+    open_link(page, link)
     page.goto(f"/engagements/{engagement_id}#record-3")
     # An old-style link lands on the record under its new id.
     expect(page).to_have_url(f"{page.url.split('#')[0]}#r3")
@@ -165,7 +166,7 @@ def test_the_timeline_works_without_javascript(browser, live_server, owner_link,
     page = context.new_page()
     page.set_default_timeout(10_000)
     _, link = owner_link
-    page.goto(link)
+    open_link(page, link)
     page.goto(f"/engagements/{engagement_id}")
     form = page.locator("#record_form")
     form.get_by_label("Kind").select_option("report_sent")

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import json
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from service.bundles.writer import write_bundle
 from service.config import get_settings
 from service.evidence.service import register_evidence
 from service.evidence.store import EvidenceStore
+from service.ledger import note
 from service.ledger import service as ledger
 from service.ledger.receipts import share_checkpoint
 from tests import factories
@@ -56,7 +58,7 @@ def build_engagement(session, *, member):
     add(session, member=member, engagement=engagement, kind="payment_refused", occurred_at=at(5),
         refs=[invoice.idx], reason="Says no leads were delivered")
     add(session, member=member, engagement=engagement, kind="amendment", occurred_at=at(6), refs=[3],
-        reason="wrong person", body={"summary": "Call with Priya"})
+        reason="wrong person", body={"summary": "Call with Priya", "direction": "out"})
     add(session, member=member, engagement=engagement, kind="retraction", occurred_at=at(6, 11), refs=[1],
         reason="sent to the wrong client")
     principal = Principal(workspace=member.workspace, role=Role.owner, user_id=member.user.id)
@@ -102,9 +104,10 @@ def read_zip(path: Path) -> tuple[str, dict[str, bytes]]:
         return root, {name[len(root):]: archive.read(name) for name in names}
 
 
-def write_zip(path: Path, root: str, files: dict[str, bytes], *, refresh: bool) -> None:
+def write_zip(path: Path, root: str, files: dict[str, bytes], *, refresh: bool, seal_with=None) -> None:
     """Writes the files back; with `refresh`, recomputes the manifests and Payload-Oxum as a forger would, so
-    that only the ledger's own checks can catch the change."""
+    that only the ledger's own checks can catch the change. `seal_with` (a key name and private key) seals the
+    new manifest too, as a forger holding a key would."""
     if refresh:
         payload = {name: data for name, data in files.items() if name.startswith("data/")}
         files["manifest-sha256.txt"] = "".join(
@@ -113,6 +116,12 @@ def write_zip(path: Path, root: str, files: dict[str, bytes], *, refresh: bool) 
         oxum = f"Payload-Oxum: {sum(map(len, payload.values()))}.{len(payload)}"
         files["bag-info.txt"] = ("\n".join(oxum if line.startswith("Payload-Oxum:") else line for line in info)
                                  + "\n").encode()
+        if seal_with is not None:
+            name, key = seal_with
+            text = files["docket-seal.txt"].decode().split("\n\n")[0] + "\n"
+            lines = text.split("\n")
+            lines[3] = f"manifest-sha256 {hashlib.sha256(files['manifest-sha256.txt']).hexdigest()}"
+            files["docket-seal.txt"] = note.sign_note("\n".join(lines), name, key).encode()
         tags = [name for name in files if not name.startswith("data/") and name != "tagmanifest-sha256.txt"]
         files["tagmanifest-sha256.txt"] = "".join(
             f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(tags)).encode()
@@ -125,3 +134,20 @@ def write_zip(path: Path, root: str, files: dict[str, bytes], *, refresh: bool) 
 
 def problems(path: Path, *, key: str | None) -> list[str]:
     return [f"{p.where}: {p.message}" for p in verify_bundle(path, key=key).problems]
+
+
+def rerender(files: dict[str, bytes], **changes) -> None:
+    """inputs.json with `changes` applied at its top level, and the derived documents rendered again from it, as a
+    forger holding Docket would do."""
+    from service.bundles.chronology import derive_documents
+    from service.bundles.derive import build_view, dump_inputs, parse_inputs
+
+    inputs = json.loads(files["data/inputs.json"]) | changes
+    files["data/inputs.json"] = dump_inputs(inputs)
+    checkpoint = note.parse_checkpoint(files["data/ledger/checkpoint"].decode().split("\n\n")[0] + "\n")
+    leaves = {int(n.split("/")[-1].split(".")[0]): data for n, data in files.items() if n.endswith(".leaf.json")}
+    bodies = {int(n.split("/")[-1].split(".")[0]): data for n, data in files.items() if n.endswith(".body.json")}
+    view = build_view(files["data/inputs.json"], parse_inputs(files["data/inputs.json"]),
+                      checkpoint_note=files["data/ledger/checkpoint"].decode(), origin=checkpoint.origin,
+                      size=checkpoint.size, root=checkpoint.root, leaves=leaves, bodies=bodies)
+    files.update(derive_documents(view))

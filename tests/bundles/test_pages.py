@@ -1,7 +1,11 @@
 """The "Export bundle" dialog: a form page whose POST (with its CSRF token) downloads the zip."""
 
 import pytest
+from sqlalchemy import func
+from sqlmodel import select
 
+from service.ledger.models import Checkpoint
+from service.records.models import Record
 from tests import factories
 from tests.bundles.helpers import build_engagement, check_everywhere, read_zip, vkey
 
@@ -20,6 +24,17 @@ def test_the_dialog_renders_with_a_csrf_token_and_the_filters(browser_session, e
     for field in ('name="recipient"', 'name="from"', 'name="to"', 'name="indices"', 'value="invoice_issued"'):
         assert field in html
     assert "Outbound &lt;sales&gt; &amp; co" in html
+
+
+def test_opening_the_dialog_writes_nothing(browser_session, engagement, session):
+    def state():
+        return (session.exec(select(func.count()).select_from(Record)).one(),
+                session.exec(select(func.count()).select_from(Checkpoint)).one())
+
+    before = state()
+    for _ in range(2):
+        assert browser_session.get(f"/engagements/{engagement.id}/bundle").status_code == 200
+    assert state() == before
 
 
 def test_submitting_downloads_the_bundle(browser_session, engagement, owner, tmp_path):

@@ -16,6 +16,7 @@ from service.bundles.writer import CHUNK, stream_bundle
 from service.config import get_settings
 from service.errors import Invalid
 from service.evidence.store import EvidenceStore
+from service.facts.service import engagement_facts
 from service.ledger import merkle, note
 from service.records.models import Record
 from tests import factories
@@ -40,7 +41,8 @@ def test_a_whole_bundle_is_a_valid_bag_with_the_designed_layout(session, member,
     assert root == f"docket-{engagement.id}-{size_before}/"
     n = size_before
     assert set(files) == {
-        "bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt", "data/README.txt",
+        "bagit.txt", "bag-info.txt", "manifest-sha256.txt", "tagmanifest-sha256.txt", "docket-seal.txt",
+        "data/inputs.json", "data/README.txt",
         "data/chronology.html", "data/chronology.csv", "data/statement.html", "data/ledger/checkpoint",
         "data/ledger/key.vkey", "data/ledger/leaf-hashes.txt", "data/ledger/consistency/8.txt",
         *(f"data/ledger/entries/{i}.leaf.json" for i in range(n)),
@@ -112,24 +114,32 @@ def test_the_statement_of_facts_cites_into_the_chronology(session, member, engag
     _, files = read_zip(tmp_path / "b.zip")
     html = files["data/statement.html"].decode()
     assert html.startswith("<!doctype html>") and "<script" not in html
-    assert plan.facts.tree_size == plan.size and plan.facts_withheld == 0
+    facts = engagement_facts(session, workspace=member.workspace, engagement=engagement, as_of=plan.exported_at.date())
+    # Computed on the ledger as the bundle's checkpoint has it: the export's own record came after.
+    assert facts.tree_size == plan.size + 1 and json.loads(files["data/inputs.json"])["statement"] is None
     # The invoice line: its figure, its record linked into the chronology, its exhibit.
     assert "Invoice INV-7 for £9,000.00" in html
     assert 'href="chronology.html#record-4">#4</a>' in html and "exhibit E0002" in html
-    assert len(plan.facts.statement) == html.count("<li value=")
-    assert "left out here" not in html
+    assert html.count("<li value=") >= 3
+    assert "left out here" not in html and "only some of the records" not in html
 
 
 def test_a_partial_bundle_states_only_the_facts_resting_on_what_it_discloses(session, member, engagement,
                                                                            tmp_path):
-    plan = export(session, member=member, engagement=engagement, path=tmp_path / "p.zip",
-                  subset=Subset(indices=(4, 5)))
+    facts_before = engagement_facts(session, workspace=member.workspace, engagement=engagement)
+    export(session, member=member, engagement=engagement, path=tmp_path / "p.zip", subset=Subset(indices=(4, 5)))
     check_everywhere(tmp_path / "p.zip", tmp_path / "x", key=vkey(member))
-    html = read_zip(tmp_path / "p.zip")[1]["data/statement.html"].decode()
-    shown = plan.facts.statement
-    assert shown and all(c.index in (4, 5) for line in shown for c in line.refs)
+    _, files = read_zip(tmp_path / "p.zip")
+    html = files["data/statement.html"].decode()
+    statement = json.loads(files["data/inputs.json"])["statement"]
+    shown = statement["lines"]
+    assert shown and all(c["index"] in (4, 5) for line in shown for c in line["refs"])
+    assert [line["text"] for line in shown] == [line.text for line in facts_before.statement
+                                                if all(c.index in (4, 5) for c in line.refs) and line.refs]
     assert "Invoice INV-7" in html and "Call with" not in html
-    assert plan.facts_withheld > 0 and f"{plan.facts_withheld} line" in html and "left out here" in html
+    withheld = statement["withheld"]
+    assert withheld > 0 and f"{withheld} line" in html and "left out here" in html
+    assert html.count("<li value=") == len(shown)
 
 
 def test_dates_filter_on_the_day_the_record_happened(session, member, engagement, tmp_path):
@@ -172,8 +182,8 @@ def test_the_chronology_shows_every_record_escaped_with_exhibits_and_corrections
     assert "<script" not in html.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Outbound &lt;sales&gt; &amp; co" in html and "<link" not in html and "src=" not in html
     assert "@page" in html and "counter(page)" in html and "counter(pages)" in html and "break-after: page" in html
-    for fact in (plan.root.hex(), plan.key_id, "Northwind Ltd", "Harper LLP", "£450.00 per day", "30 days",
-                 "Checkpoint", "Exhibit index", "Weekly report №1.pdf", "E0001", "E0002"):
+    for fact in (plan.root.hex(), vkey(member).split("+")[1], "Northwind Ltd", "Harper LLP", "£450.00 per day",
+                 "30 days", "Checkpoint", "Exhibit index", "Weekly report №1.pdf", "E0001", "E0002"):
         assert fact in html, fact
     for i in range(plan.size):
         assert f'id="record-{i}"' in html

@@ -4,6 +4,7 @@ Most mutations recompute the bag's manifests and Payload-Oxum afterwards, as a f
 checksums, not signatures, so only the ledger checks can catch those (and `bagit` duly accepts them)."""
 
 import base64
+import json
 import zipfile
 
 import bagit
@@ -13,7 +14,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from service.bundles.verify import UNPINNED, verify_bundle
 from service.ledger import note
 from tests import factories
-from tests.bundles.helpers import bag_dir, build_engagement, export, problems, read_zip, vkey, write_zip
+from tests.bundles.helpers import (
+    bag_dir,
+    build_engagement,
+    export,
+    problems,
+    read_zip,
+    rerender,
+    vkey,
+    write_zip,
+)
 
 EXHIBIT = "data/exhibits/E0002-Weekly-report-No1.pdf"
 
@@ -45,8 +55,9 @@ def flip_text(data: bytes, old: bytes, new: bytes) -> bytes:
     return data.replace(old, new, 1)
 
 
-def resign(files: dict, member) -> None:
-    """The checkpoint signed again by a key of the same name that is not the workspace's."""
+def resign(files: dict, member):
+    """The checkpoint signed again by a key of the same name that is not the workspace's; returns that key, to
+    seal with."""
     body = files["data/ledger/checkpoint"].decode().split("\n\n")[0] + "\n"
     forger = Ed25519PrivateKey.generate()
     name = note.parse_verifier_key(vkey(member))[0]
@@ -57,6 +68,7 @@ def resign(files: dict, member) -> None:
     for path in [p for p in files if p.startswith("data/ledger/consistency/")]:
         proof, _, earlier = files[path].decode().partition("\n\n")
         files[path] = f"{proof}\n\n{note.sign_note(earlier.split(chr(10) * 2)[0] + chr(10), name, forger)}".encode()
+    return name, forger
 
 
 def root_line_flip(files: dict, _member) -> None:
@@ -151,8 +163,11 @@ def test_the_messages_differ_between_mutations(bundle, member, tmp_path):
 
 def test_a_forged_key_passes_only_when_the_key_is_not_pinned(bundle, member, tmp_path):
     root, files = read_zip(bundle)
-    resign(files, member)
-    write_zip(tmp_path / "forged.zip", root, files, refresh=True)
+    forger = resign(files, member)
+    key = json.loads(files["data/inputs.json"])["key"]
+    rerender(files, key=key | {"vkey": files["data/ledger/key.vkey"].decode().strip(),
+                               "id": files["data/ledger/key.vkey"].decode().split("+")[1]})
+    write_zip(tmp_path / "forged.zip", root, files, refresh=True, seal_with=forger)
     unpinned = verify_bundle(tmp_path / "forged.zip", key=None)
     assert unpinned.ok and UNPINNED in unpinned.notes  # integrity, not authorship
     pinned = problems(tmp_path / "forged.zip", key=vkey(member))

@@ -122,3 +122,22 @@ def test_the_dashboard_reads_the_workspace_facts_settings_once_however_many_enga
     assert html.count('href="/engagements/') >= 3
     assert sum("FROM reference_rate" in s for s in statements) == 1
     assert sum("FROM signal_threshold" in s for s in statements) == 1
+
+
+def test_status_follows_the_notice_period_everywhere_it_is_shown(api, browser_session, session, owner):
+    running = factories.make_engagement(session, member=owner, title="Running notice", notice_days=3650)
+    over = factories.make_engagement(session, member=owner, title="Notice over", notice_days=30)
+    for engagement in (running, over):
+        factories.append(session, member=owner, engagement=engagement, kind="notice_given",
+                         occurred_at=datetime(2026, 2, 2, tzinfo=UTC), given_by="client", form="written")
+    # Notice given on 2 Feb 2026: 30 days are long over, ten years are not.
+    html = browser_session.get("/").text
+    row = html[html.index("Notice over"):]
+    assert '<span class="status ended">ended</span>' in row[:row.index("</tr>")]
+    row = html[html.index("Running notice"):]
+    assert '<span class="status notice">notice</span>' in row[:row.index("</tr>")]
+    page = browser_session.get(f"/engagements/{over.id}").text
+    assert '<span class="status ended">ended</span>' in page
+    assert api.get(f"/api/v1/engagements/{over.id}").json()["status"] == "ended"
+    assert {e["title"]: e["status"] for e in api.get("/api/v1/engagements").json()} == {
+        "Running notice": "notice", "Notice over": "ended"}

@@ -175,3 +175,20 @@ def test_a_signal_counting_many_records_links_the_first_and_points_to_the_json(b
     assert f'<a href="/api/v1/clients/{engagement.client_id}/signals">all in the JSON</a>' in client_html
     facts = browser_session.get(f"/api/v1/engagements/{engagement.id}/facts").json()
     assert len(next(s for s in facts["signals"] if s["signal"] == "no_shows")["records"]) == 15
+
+
+def test_the_facts_page_says_status_level_and_terms_in_words(browser_session, session, owner):
+    engagement = factories.make_engagement(session, member=owner, notice_days=30, deliverables=["Handover pack"])
+    factories.append(session, member=owner, engagement=engagement, kind="notice_given",
+                     occurred_at=datetime(2026, 2, 2, tzinfo=UTC), given_by="client", form="oral")
+    factories.append(session, member=owner, engagement=engagement, kind="access_revoked",
+                     occurred_at=datetime(2026, 2, 3, tzinfo=UTC), system="CRM")
+    html = browser_session.get(f"/engagements/{engagement.id}/facts?as_of=2026-03-10").text
+    # The notice was cut 29 days short and its period is over: red, and ended, whatever the signals say.
+    assert '<span class="status ended">ended</span> ·\n      <span class="level red">red</span>' in html
+    assert "by the client, orally" in html and "the terms require written notice: <strong>not met</strong>" in html
+    assert "access revoked by the client on 03 Feb 2026" in html and "29 days early" in html
+    assert "<h3>Promised in the terms</h3>" in html and "<li>Handover pack</li>" in html
+    assert "under United Kingdom law." in html
+    for code in ("access_revoked", "jurisdiction uk", "given_by", "required_form"):
+        assert code not in html

@@ -281,7 +281,7 @@ def test_oral_notice_when_written_is_required_and_access_revoked_before_the_end(
     assert "working day" in n.rule and "estimate" in n.rule.lower()
     line = _line(facts, "On 2 Mar 2026")
     assert "the client gave notice orally. The terms require written notice." in line
-    assert "ends on 1 Apr 2026" in line
+    assert line.endswith("A notice period of 30 days from that day ended on 1 Apr 2026.")  # as of 10 Apr: over
     assert ("On 9 Mar 2026 the client revoked access to “HubSpot CRM”, 23 days before the notice period ended on "
             "1 Apr 2026.") in _line(facts, "On 9 Mar 2026")
 
@@ -328,9 +328,10 @@ def test_trial_kept_past_and_reports_received_without_objection(session, owner, 
     assert (t.ends_on, t.continued_until, t.days_after) == (date(2026, 2, 1), date(2026, 3, 20), 47)
     assert [c.index for c in t.reports_after] == [r1, r2] and [c.index for c in t.deliverables_after] == [d]
     assert [c.index for c in t.replies] == [reply] and t.objections == []
-    assert ("The engagement continued for 47 days after it (until 20 Mar 2026, as of today); in that time 2 "
-            "reports and 1 deliverable were sent to the client and 1 reply to them recorded. No objection is "
-            "recorded.") in _line(facts, "The trial period ended")
+    assert _line(facts, "The trial period ended") == (
+        "The trial period ended on 1 Feb 2026. The engagement continued for 47 days after it (until 20 Mar 2026, "
+        "the date of these facts); in that time 2 reports and 1 deliverable were sent to the client, and 1 reply "
+        "to them is recorded. No objection is recorded.")
 
 
 def test_trial_ends_where_the_engagement_ended_and_notes_the_first_objection(session, owner, make):
@@ -348,16 +349,19 @@ def test_work_by_month_links_every_count_to_its_records(session, owner, make):
     engagement, add = make()
     a = add("report_sent", "2026-01-09")
     b = add("lead_handed_over", "2026-01-20", lead_name="Calder Foods")
-    c = add("report_sent", "2026-02-06")
-    m = add("meeting_scheduled", "2026-02-07", meeting_at="2026-02-10T10:00:00Z")
+    c = add("report_sent", "2026-02-06", meetings_set=3)
+    add("meeting_scheduled", "2026-02-07", meeting_at="2026-02-10T10:00:00Z")  # a diary entry, not work
     facts = facts_of(session, owner, engagement, "2026-03-01")
-    table = {w.month: {x.kind: [r.index for r in x.records] for x in w.counts} for w in facts.work}
+    table = {w.month: {x.kind: (x.count, [r.index for r in x.records]) for x in w.counts} for w in facts.work}
     assert table == {
-        "2026-01": {"report_sent": [a], "meeting_scheduled": [], "lead_handed_over": [b], "deliverable_delivered": []},
-        "2026-02": {"report_sent": [c], "meeting_scheduled": [m], "lead_handed_over": [], "deliverable_delivered": []},
+        "2026-01": {"report_sent": (1, [a]), "meetings_set": (0, []), "lead_handed_over": (1, [b]),
+                    "deliverable_delivered": (0, [])},
+        "2026-02": {"report_sent": (1, [c]), "meetings_set": (3, [c]), "lead_handed_over": (0, []),
+                    "deliverable_delivered": (0, [])},
     }
-    assert ("Work recorded between 2026-01 and 2026-02: 2 reports sent, 1 meeting set, 1 lead handed over, over "
-            "2 months") in _line(facts, "Work recorded")
+    assert _line(facts, "Work recorded") == ("Work recorded between January 2026 and February 2026: 2 reports sent "
+                                             "(1 of which states 3 meetings set for the client) and 1 lead handed "
+                                             "over.")
 
 
 # Commitments
@@ -425,7 +429,7 @@ def test_brick_wall_response_time_after_hours_and_repeated_sends(session, owner,
     rt = signal(facts, "response_time")
     # 24 h, 120 h, 13.5 h; median 24 h. The Saturday call answers nothing: no contact was waiting.
     assert rt.samples == [24 * 3600, 120 * 3600, 13 * 3600 + 1800]
-    assert (rt.value, rt.display, [c.index for c in rt.records]) == (24, "1 day 0 h", [reply1, reply2, late_night])
+    assert (rt.value, rt.display, [c.index for c in rt.records]) == (24, "1 day", [reply1, reply2, late_night])
     assert [c.index for c in signal(facts, "after_hours").records] == [late_night, weekend]
     repeated = signal(facts, "repeated_sends")
     assert (repeated.value, [c.index for c in repeated.records], repeated.level) == (3, [e1, run[-1], again], "amber")
@@ -475,7 +479,8 @@ def test_client_signals_pool_the_clients_engagements(session, owner):
     factories.append(session, member=owner, engagement=second, kind="invoice_issued", occurred_at=at("2026-02-01"),
                      invoice_number="1", amount_minor=2000, currency="GBP")
     result = client_signals(session, workspace=owner.workspace, client=client, as_of=date(2026, 3, 1))
-    assert result.engagements == {first.id: "amber", second.id: "amber"}
+    # Each engagement has a no-show (amber) and an invoice overdue since 15 Feb (red: money overdue is flagged red).
+    assert result.engagements == {first.id: "red", second.id: "red"}
     no_shows = next(s for s in result.signals if s.signal == "no_shows")
     assert no_shows.value == 2 and {c.engagement_id for c in no_shows.records} == {first.id, second.id}
     assert result.level == "red"

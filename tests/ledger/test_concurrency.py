@@ -30,7 +30,7 @@ def test_concurrent_appends_get_contiguous_indices_and_verify(engine):
                 workspace = session.get(type(member.workspace), workspace_id)
                 append_record(session, workspace=workspace, engagement=engagement, actor=member.actor,
                               data=RecordCreate(kind="call", occurred_at=datetime(2026, 3, 1, tzinfo=UTC),
-                                                body={"summary": f"worker {n} call {i}"}))
+                                                body={"summary": f"worker {n} call {i}", "direction": "out"}))
                 session.commit()
 
     with ThreadPoolExecutor(THREADS) as pool:

@@ -59,24 +59,25 @@ def test_invoice_due_date_defaults_from_payment_terms(api, engagement):
 
 @pytest.mark.parametrize(("record", "field"), [
     ({"kind": "telegram"}, "kind"),
-    ({"kind": "call", "body": {"summary": "x", "colour": "red"}}, "colour"),
+    ({"kind": "call", "body": {"summary": "x", "direction": "out", "colour": "red"}}, "colour"),
     ({"kind": "invoice_issued", "body": {"invoice_number": "1", "amount_minor": 12.5, "currency": "GBP"}},
      "amount_minor"),
     ({"kind": "invoice_issued", "body": {"invoice_number": "1", "amount_minor": 1200.0, "currency": "GBP"}},
      "amount_minor"),
     ({"kind": "invoice_issued", "body": {"amount_minor": 1, "currency": "GBP"}}, "invoice_number"),
-    ({"kind": "call", "occurred_at": "2026-02-02T10:00:00"}, "occurred_at"),
-    ({"kind": "call", "occurred_at": "next tuesday"}, "occurred_at"),
-    ({"kind": "call", "occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, "occurred_at"),
-    ({"kind": "call", "refs": [5]}, "refs"),
-    ({"kind": "call", "refs": [1]}, "refs"),
-    ({"kind": "call", "refs": [-1]}, "refs"),
-    ({"kind": "call", "attachments": ["ab" * 32]}, "attachments"),
-    ({"kind": "call", "attachments": ["not-a-hash"]}, "attachments"),
+    ({"kind": "call", "body": {"direction": "out"}, "occurred_at": "2026-02-02T10:00:00"}, "occurred_at"),
+    ({"kind": "call", "body": {"direction": "out"}, "occurred_at": "next tuesday"}, "occurred_at"),
+    ({"kind": "call", "body": {"direction": "out"},
+      "occurred_at": (datetime.now(UTC) + timedelta(days=2)).isoformat()}, "occurred_at"),
+    ({"kind": "call", "body": {"direction": "out"}, "refs": [5]}, "refs"),
+    ({"kind": "call", "body": {"direction": "out"}, "refs": [1]}, "refs"),
+    ({"kind": "call", "body": {"direction": "out"}, "refs": [-1]}, "refs"),
+    ({"kind": "call", "body": {"direction": "out"}, "attachments": ["ab" * 32]}, "attachments"),
+    ({"kind": "call", "body": {"direction": "out"}, "attachments": ["not-a-hash"]}, "attachments"),
     ({"kind": "engagement_opened", "body": {"summary": "again"}}, "kind"),
     ({"kind": "amendment", "refs": [0], "body": {"reason": "typo", "body": {"summary": 5}}}, "summary"),
     ({"kind": "retraction", "refs": [0]}, "reason"),
-    ({"kind": "call", "surprise": 1}, "surprise"),
+    ({"kind": "call", "body": {"direction": "out"}, "surprise": 1}, "surprise"),
     # Days far enough out to break date arithmetic (a half-year before year 1, notice beyond year 9999).
     ({"kind": "invoice_issued", "body": {"invoice_number": "1", "amount_minor": 1, "currency": "GBP",
                                          "due_on": "0001-02-01"}}, "due_on"),
@@ -124,7 +125,7 @@ def test_list_filters_and_keyset_pages(api, engagement):
     for day in range(1, 13):
         kind = "email" if day % 3 == 0 else "call"
         post(api, engagement, kind=kind, occurred_at=f"2026-02-{day:02d}T09:00:00Z",
-             body={"summary": f"{kind} on day {day}" + (" about pricing" if day == 7 else "")})
+             body={"summary": f"{kind} on day {day}" + (" about pricing" if day == 7 else ""), "direction": "out"})
     url = f"/api/v1/engagements/{engagement.id}/records"
     seen, cursor = [], None
     while True:
@@ -155,7 +156,8 @@ def test_list_filters_and_keyset_pages(api, engagement):
 
 def test_idempotency_key_replays_the_first_answer(api, engagement):
     url = f"/api/v1/engagements/{engagement.id}/records"
-    record = {"kind": "call", "occurred_at": "2026-02-02T10:00:00Z", "body": {"summary": "Called"}}
+    record = {"kind": "call", "occurred_at": "2026-02-02T10:00:00Z", "body": {"summary": "Called",
+                                                                              "direction": "out"}}
     first = api.post(url, json=record, headers={"Idempotency-Key": "abc-1"})
     retry = api.post(url, json=record, headers={"Idempotency-Key": "abc-1"})
     assert first.status_code == retry.status_code == 201
@@ -172,7 +174,7 @@ def test_external_id_makes_imports_rerunnable(api, engagement):
     second = post(api, engagement, **record)
     assert first.status_code == 201 and second.status_code == 200
     assert second.json()["index"] == first.json()["index"]
-    different = post(api, engagement, **{**record, "body": {"summary": "Something else"}})
+    different = post(api, engagement, **{**record, "body": {"summary": "Something else", "direction": "in"}})
     assert different.status_code == 409 and "external_id" in different.text
     assert api.get(f"/api/v1/engagements/{engagement.id}").json()["tree_size"] == 2
 
@@ -185,3 +187,19 @@ def test_ids_too_big_for_a_database_integer_are_refused_by_name(api, browser_ses
         assert response.status_code == 422, url
     assert browser_session.get(f"/engagements/{engagement.id}/records/{huge}").status_code == 422
     assert browser_session.get(f"/engagements/{huge}").status_code == 422
+
+
+def test_an_outbound_contact_awaits_a_reply_unless_told_otherwise(api, engagement):
+    asked = post(api, engagement, kind="email", body={"summary": "Can we meet?", "direction": "out"})
+    told = post(api, engagement, kind="call", body={"summary": "Left the minutes", "direction": "out",
+                                                    "awaits_reply": False})
+    inbound = post(api, engagement, kind="message", body={"summary": "Yes", "direction": "in"})
+    assert asked.status_code == told.status_code == inbound.status_code == 201
+    assert asked.json()["body"]["awaits_reply"] is True and told.json()["body"]["awaits_reply"] is False
+    assert "awaits_reply" not in inbound.json()["body"]
+
+
+def test_a_contact_without_a_direction_is_refused_with_the_field_named(api, engagement):
+    response = post(api, engagement, kind="voicemail", body={"summary": "Left a message"})
+    assert response.status_code == 422
+    assert [(e["loc"], e["type"]) for e in response.json()["detail"]] == [(["body", "body", "direction"], "missing")]

@@ -23,7 +23,7 @@ def engagement(session, owner):
 
 def add(client, engagement, headers=None, **fields):
     data = {"csrf_token": client.csrf, "kind": "call", "occurred_at": "2026-02-02T10:30", "summary": "Called Tom",
-            **fields}
+            "direction": "out", **fields}
     return client.post(f"/engagements/{engagement.id}/records", data=data, headers=headers or {},
                        follow_redirects=False)
 
@@ -178,7 +178,8 @@ def test_amend_and_retract_from_the_record(browser_session, session, owner, enga
     assert f'id="x{call.idx}-reason-error"' in plain.text and "say why" in plain.text
 
     amended = browser_session.post(f"{url}/amend", headers=HX, data={
-        "csrf_token": browser_session.csrf, "summary": "Called Tom", "details": "About Q2", "reason": "wrong name"})
+        "csrf_token": browser_session.csrf, "summary": "Called Tom", "details": "About Q2", "direction": "out",
+        "reason": "wrong name"})
     assert amended.status_code == 200 and '<section id="ledger" class="card ledger"' in amended.text
     assert 'hx-swap-oob="true"' in amended.text
     assert "Called Tom" in amended.text and "Amended 1 time" in amended.text and "wrong name" in amended.text
@@ -320,3 +321,45 @@ def test_summaries_and_file_names_are_escaped(browser_session, session, owner, e
     form = browser_session.get(f"/engagements/{engagement.id}/records/{record.idx}/correct", headers=HX).text
     assert "<script>alert(1)</script>" not in form and '" onmouseover="' not in form
     assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;&#34; onmouseover=&#34;alert(2)"' in form
+
+
+def test_quick_add_preselects_a_contacts_usual_direction_and_requires_one(browser_session, engagement):
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    form = html[html.index('id="record_form"'):html.index("</form>", html.index('id="record_form"'))]
+    # The form opens on a call: outbound is chosen, and there is no empty choice to leave it unsaid.
+    assert '<select name="direction" required>' in form
+    assert '<option value="out" selected>out (to the client)</option>' in form
+    assert '<option value="">' not in form[form.index('name="direction"'):form.index("</select>", form.index(
+        'name="direction"'))]
+    assert "Awaits the client&#39;s reply" in form
+    # A note keeps its own default; the direction comes with the kind's fields when the kind is switched.
+    note = browser_session.get(f"/engagements/{engagement.id}/records/fields?kind=note", headers=HX).text
+    assert '<option value="">default: internal</option>' in note and "required" not in note.split("</select>")[0]
+
+
+def test_a_contact_posted_without_a_direction_is_refused_naming_it(browser_session, session, engagement):
+    size = engagement.tree_size
+    response = add(browser_session, engagement, headers=HX, direction="")
+    assert response.status_code == 422 and 'id="direction-error"' in response.text
+    session.refresh(engagement)
+    assert engagement.tree_size == size
+
+
+def test_the_form_clears_awaits_reply_and_records_meetings_set(browser_session, session, engagement):
+    assert add(browser_session, engagement, kind="email", summary="Minutes of Monday", awaits_reply="no"
+               ).status_code == 303
+    assert add(browser_session, engagement, kind="email", summary="Can we meet?", awaits_reply="yes"
+               ).status_code == 303
+    # Asked of every contact, it means something only for an outbound one.
+    assert add(browser_session, engagement, kind="email", summary="Thanks", direction="in", awaits_reply="yes"
+               ).status_code == 303
+    assert add(browser_session, engagement, kind="report_sent", summary="Week 3", direction="", meetings_set="4"
+               ).status_code == 303
+    session.refresh(engagement)
+    bodies = [json.loads(get_record(session, engagement=engagement, index=i).body)
+              for i in range(engagement.tree_size - 4, engagement.tree_size)]
+    assert [b.get("awaits_reply") for b in bodies[:3]] == [False, True, None]
+    assert bodies[3]["meetings_set"] == 4
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    assert "<dt>Awaits the client&#39;s reply</dt><dd>no</dd>" in html
+    assert "<dt>Meetings set for the client</dt><dd>4</dd>" in html
