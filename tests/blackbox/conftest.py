@@ -64,8 +64,13 @@ def api_client(server: DocketServer, token: str | None = None, **options) -> htt
 OCCURRED_AT = "2026-06-01T09:30:00Z"
 
 
+# A contact says which way it went.
+CONTACTS = {"call", "email", "message", "voicemail"}
+
+
 def record(summary: str, kind: str = "call", **body) -> dict:
-    return {"kind": kind, "occurred_at": OCCURRED_AT, "body": {"summary": summary, **body}}
+    direction = {"direction": "out"} if kind in CONTACTS else {}
+    return {"kind": kind, "occurred_at": OCCURRED_AT, "body": {"summary": summary, **direction, **body}}
 
 
 def key() -> str:
@@ -149,7 +154,8 @@ def world(server) -> World:
     scheduled = created(api_a.post(records, json=record("Demo", kind="meeting_scheduled",
                                                         meeting_at="2026-03-01T10:00:00Z")))
     amended = created(api_a.post(records, json={**record("Fix", kind="amendment", reason="typo",
-                                                         body={"summary": "Intro call (30 min)"}),
+                                                         body={"summary": "Intro call (30 min)",
+                                                               "direction": "out"}),
                                                 "refs": [call["index"]]}))
     created(api_a.post(f"/api/v1/engagements/{engagement['id']}/receipts",
                        json={"recipient": "Tom Reed", "method": "email"}))

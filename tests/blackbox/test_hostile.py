@@ -61,7 +61,8 @@ def test_a_lone_surrogate_in_json_is_refused(world):
     raw = b'{"name": "a\\ud800b"}'
     _refused(world.api_a.post("/api/v1/clients", content=raw, headers={"Content-Type": "application/json"}),
              "a client name with a lone surrogate")
-    body = b'{"kind": "call", "occurred_at": "' + OCCURRED_AT.encode() + b'", "body": {"summary": "a\\ud800b"}}'
+    body = (b'{"kind": "call", "occurred_at": "' + OCCURRED_AT.encode()
+            + b'", "body": {"summary": "a\\ud800b", "direction": "out"}}')
     _refused(world.api_a.post(world.records_url(), content=body, headers={"Content-Type": "application/json"}),
              "a record summary with a lone surrogate")
     assert _size(world) == size and _client_names(world) == names
@@ -266,6 +267,14 @@ def test_the_session_cookie_is_secure_when_docket_is_served_over_https(guarded):
     assert "secure" in [p.strip().lower() for p in cookies[0].split(";")], f"the session cookie: {cookies[0]}"
 
 
+def test_cookies_are_secure_when_a_proxy_says_the_request_came_over_https(world):
+    with httpx.Client(base_url=world.server.url, timeout=30) as client:
+        plain = client.get("/login")
+        https = client.get("/login", headers={"X-Forwarded-Proto": "https"})
+    assert "secure" not in plain.headers["set-cookie"].lower()
+    assert "secure" in [p.strip().lower() for p in https.headers["set-cookie"].split(";")], https.headers["set-cookie"]
+
+
 def _throttled(send, attempts: int = 40) -> tuple[httpx.Response | None, list[int]]:
     statuses = []
     for _ in range(attempts):
@@ -277,11 +286,17 @@ def _throttled(send, attempts: int = 40) -> tuple[httpx.Response | None, list[in
     return None, statuses
 
 
+def _login_form(client: httpx.Client) -> tuple[str, str]:
+    """The login form's CSRF token and its cookie, sent by hand: the cookie is Secure, and a client would not send
+    it back over plain HTTP."""
+    form = client.get("/login")
+    csrf = re.search(r'name="csrf_token"\s+value="([^"]+)"', form.text).group(1)
+    return csrf, form.headers["set-cookie"].split(";")[0]
+
+
 def test_repeated_wrong_passwords_are_throttled(guarded):
     with httpx.Client(base_url=guarded.url, timeout=30) as client:
-        form = client.get("/login")
-        csrf = re.search(r'name="csrf_token"\s+value="([^"]+)"', form.text).group(1)
-        cookie = form.headers["set-cookie"].split(";")[0]  # Secure: the client itself would not send it over http
+        csrf, cookie = _login_form(client)
 
         def attempt():
             return client.post("/login", data={"email": "owner@docket.localhost", "password": os.urandom(8).hex(),
@@ -294,8 +309,19 @@ def test_repeated_wrong_passwords_are_throttled(guarded):
 
 def test_repeated_unknown_login_links_are_throttled(guarded):
     with httpx.Client(base_url=guarded.url, timeout=30) as client:
-        answer, statuses = _throttled(lambda: client.get(f"/login/link/{os.urandom(24).hex()}"))
+        csrf, cookie = _login_form(client)
+        answer, statuses = _throttled(lambda: client.post(f"/login/link/{os.urandom(24).hex()}",
+                                                          data={"csrf_token": csrf}, headers={"Cookie": cookie}))
     assert answer is not None, f"40 unknown login links in a row were never throttled: {sorted(set(statuses))}"
+    assert answer.headers.get("Retry-After")
+
+
+def test_looking_up_unknown_login_links_is_throttled(guarded):
+    """A link's page says whether the link is good and whom it signs in: guessing there must cost as much as
+    guessing by signing in."""
+    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+        answer, statuses = _throttled(lambda: client.get(f"/login/link/{os.urandom(24).hex()}"))
+    assert answer is not None, f"40 unknown links looked up in a row were never throttled: {sorted(set(statuses))}"
     assert answer.headers.get("Retry-After")
 
 

@@ -8,12 +8,12 @@ from tests.blackbox.conftest import OCCURRED_AT, ledger_query, path_params, quer
 # field. The same body goes with A's id and with the missing one.
 API_BODIES = {
     "/api/v1/engagements/{engagement_id}/records": {
-        "json": {"kind": "call", "occurred_at": OCCURRED_AT, "body": {"summary": "from B"}}},
+        "json": {"kind": "call", "occurred_at": OCCURRED_AT, "body": {"summary": "from B", "direction": "out"}}},
     "/api/v1/engagements/{engagement_id}/receipts": {"json": {"recipient": "B", "method": "email"}},
     "/api/v1/engagements/{engagement_id}/bundle": {"json": {}},
 }
-PAGE_FORM = {"kind": "call", "occurred_at": "2026-06-01T09:30", "summary": "from B", "reason": "from B",
-             "recipient": "B", "method": "email", "role": "viewer", "name": "B", "title": "B"}
+PAGE_FORM = {"kind": "call", "direction": "out", "occurred_at": "2026-06-01T09:30", "summary": "from B",
+             "reason": "from B", "recipient": "B", "method": "email", "role": "viewer", "name": "B", "title": "B"}
 
 
 def _probe(client, method, path, **kwargs):
