@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from tests.blackbox.conftest import api_client, key, record
+from tests.blackbox.server import sign_in
 
 DELAY = 1.5
 
@@ -110,3 +111,20 @@ def test_appends_beside_a_faulty_one_keep_their_word(world, fault):
             assert stored.status_code == 200 and stored.json()["body"]["summary"] == f"{marker}-{i}", (
                 f"request {i} was acknowledged with index {answer.json()['index']}, which holds "
                 f"{stored.text[:200]}")
+
+
+def test_a_workspace_switch_is_answered_only_once_it_is_committed(world):
+    """A page write like any other: the redirect after switching must lead to the workspace switched to."""
+    page = sign_in(world.server.url, world.login_link("owner@docket.localhost"))
+    try:
+        demo = world.server.query("SELECT id FROM workspace WHERE slug = :slug", slug=world.slug_b)[0][0]
+        started = time.monotonic()
+        answer = page.post("/workspace", data={"workspace_id": demo},
+                           headers={"X-CSRF-Token": page.csrf, "X-Docket-Fault": f"commit-delay={DELAY}"})
+        waited = time.monotonic() - started
+        assert answer.status_code == 303, answer.text[:300]
+        me = page.get("/api/v1/me").json()
+        assert me["workspace"] == world.slug_b, f"right after switching, the session is still in {me['workspace']}"
+        assert waited >= DELAY * 0.9, f"the switch was answered {waited:.2f} s after sending, before its commit"
+    finally:
+        page.close()
