@@ -18,6 +18,7 @@ try:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
     from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import positive_data_acceptance
 except ImportError:  # pragma: no cover - a dev dependency
     schemathesis = None
 
@@ -51,7 +52,10 @@ def test_the_api_never_fails_and_answers_as_documented(served_schema, world, met
               suppress_health_check=list(HealthCheck))
     def fuzz(case):
         CASES[f"{method} {path}"] = CASES.get(f"{method} {path}", 0) + 1
-        case.call_and_validate(base_url=world.server.url, headers=token, timeout=30)
+        # Every check schemathesis has but one: a record's body is checked against its kind's own schema, which
+        # the OpenAPI's `body: object` does not spell out, so a body valid by the OpenAPI alone may rightly be refused.
+        case.call_and_validate(base_url=world.server.url, headers=token, timeout=30,
+                               excluded_checks=[positive_data_acceptance])
 
     fuzz()
 
