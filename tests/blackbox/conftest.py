@@ -33,6 +33,16 @@ def pytest_report_header(config):
     return f"black-box servers: {'PostgreSQL, 4 workers' if POSTGRES else 'SQLite, 1 worker'}"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The load tests first, while their server is the only one holding database connections: four workers take
+    up to 80 of PostgreSQL's default 100, and the shared server would hold more."""
+    load = [item for item in items if item.path.name == "test_load.py"]
+    if load:
+        first = next(i for i, item in enumerate(items) if "blackbox" in item.path.parts)
+        rest = [item for item in items if item.path.name != "test_load.py"]
+        items[:] = rest[:first] + load + rest[first:]
+
+
 @pytest.fixture(scope="session")
 def make_server(tmp_path_factory):
     """Makes servers that are stopped, and whose databases are dropped, at the end of the run."""

@@ -250,7 +250,9 @@ def test_a_gigabyte_of_multipart_form_fields_is_refused_early(world, target):
 def guarded(make_server):
     server = make_server("guarded", DOCKET_SECURE_COOKIES="true")
     server.start()
-    return server
+    yield server
+    server.stop()
+    server.dispose()
 
 
 def test_the_session_cookie_is_secure_when_docket_is_served_over_https(guarded):

@@ -51,7 +51,9 @@ def stress(make_server):
             "client_id": client["id"], "title": f"Load {i}", "started_on": "2026-01-05"}))["id"] for i in range(4)]
     server.token = token
     server.engagements = engagements
-    return server
+    yield server
+    server.stop()
+    server.dispose()
 
 
 def stored_records(api: httpx.Client, engagement_id: int) -> list[dict]:
