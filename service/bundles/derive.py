@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -18,9 +19,26 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from service.engagements.models import Engagement, Terms
 from service.records.kinds import CORRECTIONS
 
-# What the rendering is: the templates, the row and CSV layout, and the facts' rules and sentences. A bundle
-# records the renderer it was made with; a Docket whose rendering differs must not claim to have checked it.
-RENDERER = "docket-bundle-render/1"
+
+def _renderer() -> str:
+    """Names the rendering: the templates, the row and CSV layout, and the facts' rules and sentences, by the
+    SHA-256 of the source that makes them. A bundle records the renderer it was made with. A later Docket whose
+    rules have changed would render other bytes from the same records: it must say it could not render them
+    again, not that the file was changed. Taken from the source itself, since no one remembers to bump a number
+    when a sentence of the facts is reworded."""
+    import service
+
+    package = Path(service.__file__).parent
+    sources = ["bundles/derive.py", "bundles/chronology.py", "bundles/templates/chronology.html",
+               "bundles/templates/statement.html", "facts/service.py", "facts/models.py", "records/kinds.py",
+               "records/service.py", "engagements/models.py", "money.py", "times.py"]
+    digest = hashlib.sha256()
+    for source in sources:
+        digest.update(source.encode() + b"\0" + (package / source).read_bytes() + b"\0")
+    return f"docket-bundle-render/1+{digest.hexdigest()[:16]}"
+
+
+RENDERER = _renderer()
 INPUTS_FORMAT = "docket-bundle-inputs/v1"
 DERIVED = ("data/README.txt", "data/chronology.html", "data/chronology.csv", "data/statement.html")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
