@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from service.engagements.models import Engagement, Terms
@@ -191,8 +192,8 @@ class Entry:
     @classmethod
     def parse(cls, leaf: bytes, body: bytes | None) -> "Entry":
         """From checked bytes (verify checks the leaf's shape before this is called)."""
-        envelope = json.loads(leaf)
-        data = json.loads(body) if body is not None else None
+        envelope = orjson.loads(leaf)  # a few times faster than json on the thousands of records of a long ledger
+        data = orjson.loads(body) if body is not None else None
         return cls(index=envelope["index"], kind=envelope["kind"], occurred_at=_parse_time(envelope["occurred_at"]),
                    recorded_at=_parse_time(envelope["recorded_at"]), actor=envelope["actor"], leaf=leaf, body=body,
                    attachments=list(envelope["attachments"]), refs=list(envelope["refs"]),
