@@ -41,6 +41,7 @@ def _renderer() -> str:
 
 RENDERER = _renderer()
 INPUTS_FORMAT = "docket-bundle-inputs/v1"
+BUNDLE_VERSION = "2"
 DERIVED = ("data/README.txt", "data/chronology.html", "data/chronology.csv", "data/statement.html")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -321,3 +322,30 @@ def build_view(inputs_bytes: bytes, inputs: Inputs, *, checkpoint_note: str, ori
     return View(inputs=inputs, inputs_sha256=hashlib.sha256(inputs_bytes).hexdigest(), checkpoint_note=checkpoint_note,
                 origin=origin, size=size, root=root, entries=entries, exhibits=exhibits, statement=statement,
                 withheld=withheld)
+
+
+def _tag_value(text: str) -> str:
+    # bag-info.txt is one "Label: value" per line: user text must not start a new one.
+    return " ".join(str(text).split())
+
+
+def bag_info(inputs: Inputs, *, origin: str, size: int, root: bytes, disclosed: int, payload_bytes: int,
+             payload_files: int) -> bytes:
+    """bag-info.txt, from inputs.json and the checkpoint: `docket verify` writes it again and compares, so that
+    its descriptions too say only what the bundle holds."""
+    counted = f"{disclosed} of {size} records" if disclosed < size else f"all {size} records"
+    bundle = inputs.bundle
+    fields = [
+        ("Source-Organization", inputs.contractor),
+        ("External-Identifier", f"{origin}/bundle/{bundle.record_index}"),
+        ("External-Description", f"Docket evidence bundle: {inputs.engagement.title} with {inputs.client}; {counted}"
+                                 + (f"; for {bundle.recipient}" if bundle.recipient else "")),
+        ("Bagging-Date", inputs.exported_at[:10]),
+        ("Bag-Software-Agent", f"Docket bundle format v{BUNDLE_VERSION}"),
+        ("Docket-Bundle-Version", BUNDLE_VERSION),
+        ("Payload-Oxum", f"{payload_bytes}.{payload_files}"),
+        ("Docket-Log-Origin", origin),
+        ("Docket-Tree-Size", str(size)),
+        ("Docket-Root-Hash", root.hex()),
+    ]
+    return "".join(f"{label}: {_tag_value(value)}\n" for label, value in fields).encode()

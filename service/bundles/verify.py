@@ -17,7 +17,16 @@ from pathlib import Path
 
 import rfc8785
 
-from service.bundles.derive import DERIVED, RENDERER, Inputs, InputsError, ascii_name, build_view, parse_inputs
+from service.bundles.derive import (
+    DERIVED,
+    RENDERER,
+    Inputs,
+    InputsError,
+    ascii_name,
+    bag_info,
+    build_view,
+    parse_inputs,
+)
 from service.bundles.seal import SEAL_NAME, SealError, parse_seal
 from service.engagements.models import Terms
 from service.ledger import merkle, note
@@ -652,6 +661,16 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
         if stored is not None and stored != documents[rel]:
             report.problem(bag.at(rel), "differs from the document rendered again from the records and inputs.json "
                                         f"(the file was changed): {_first_difference(documents[rel], stored)}")
+    # The tag file that describes the bag is outside the seal's manifest: it is written again and compared too
+    # (the Payload-Oxum it gives is the payload as it stands, which _check_bag has compared already).
+    payload = [rel for rel in bag.hashes if rel.startswith("data/")]
+    expected = bag_info(inputs, origin=signed.origin, size=signed.size, root=signed.root, disclosed=len(leaves),
+                        payload_bytes=sum(bag.sizes[r] for r in payload), payload_files=len(payload))
+    stored = bag.kept.get("bag-info.txt")
+    if stored is not None and stored != expected:
+        difference = _first_difference(expected, stored)
+        report.problem(bag.at("bag-info.txt"), "differs from the one written again from inputs.json and the "
+                                               f"checkpoint (the file was changed): {difference}")
 
 
 def verify_bundle(path: Path, *, key: str | None) -> Report:
