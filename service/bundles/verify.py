@@ -17,7 +17,16 @@ from pathlib import Path
 
 import rfc8785
 
-from service.bundles.derive import DERIVED, RENDERER, Inputs, InputsError, ascii_name, build_view, parse_inputs
+from service.bundles.derive import (
+    DERIVED,
+    RENDERER,
+    Inputs,
+    InputsError,
+    ascii_name,
+    bag_info,
+    build_view,
+    parse_inputs,
+)
 from service.bundles.seal import SEAL_NAME, SealError, parse_seal
 from service.engagements.models import Terms
 from service.ledger import merkle, note
@@ -563,10 +572,6 @@ def _check_inputs(bag: _Bag, signed: _Signed, leaves: dict[int, dict], report: R
     except InputsError as exc:
         report.problem(where, f"is not valid inputs for the documents: {exc}")
         return None
-    if inputs.renderer != RENDERER:
-        report.problem(where, f"the documents were rendered by {inputs.renderer[:60]!r}; this docket renders "
-                              f"{RENDERER!r} and cannot check them: verify with the Docket version that made it")
-        return None
     if inputs.key.vkey.strip() != (bag.text("data/ledger/key.vkey") or "").strip():
         report.problem(where, "names a verifier key other than ledger/key.vkey")
     disclosed = {i for i in leaves if f"data/ledger/entries/{i}.body.json" in bag.hashes}
@@ -656,6 +661,16 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
         if stored is not None and stored != documents[rel]:
             report.problem(bag.at(rel), "differs from the document rendered again from the records and inputs.json "
                                         f"(the file was changed): {_first_difference(documents[rel], stored)}")
+    # The tag file that describes the bag is outside the seal's manifest: it is written again and compared too
+    # (the Payload-Oxum it gives is the payload as it stands, which _check_bag has compared already).
+    payload = [rel for rel in bag.hashes if rel.startswith("data/")]
+    expected = bag_info(inputs, origin=signed.origin, size=signed.size, root=signed.root, disclosed=len(leaves),
+                        payload_bytes=sum(bag.sizes[r] for r in payload), payload_files=len(payload))
+    stored = bag.kept.get("bag-info.txt")
+    if stored is not None and stored != expected:
+        difference = _first_difference(expected, stored)
+        report.problem(bag.at("bag-info.txt"), "differs from the one written again from inputs.json and the "
+                                               f"checkpoint (the file was changed): {difference}")
 
 
 def verify_bundle(path: Path, *, key: str | None) -> Report:
@@ -685,6 +700,7 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     report.facts["format"] = f"version {version}" + ("" if version >= 2 else " (derived documents not checked)")
     _check_bag_info(bag, info, signed, report)
     before = len(report.problems)
+    rendered = False
     hashes = _leaf_hashes(bag, signed, report)
     leaves = _check_entries(bag, signed, hashes, report)
     _check_exhibits(bag, leaves, report)
@@ -695,8 +711,17 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     if version >= 2:
         # Documents are rendered only from records that verified: from others they would prove nothing.
         inputs = _check_inputs(bag, signed, leaves, report) if records_ok else None
-        if inputs is not None:
+        if inputs is not None and inputs.renderer != RENDERER:
+            # Not a problem: the seal still covers the documents. Rendered by other rules they would differ
+            # without having been changed, and saying so would accuse an honest bundle.
+            report.facts["documents"] = "sealed, not rendered again (made by another version of Docket)"
+            report.notes.append(f"The derived documents were made by another version of Docket "
+                                f"({inputs.renderer[:60]}; this one is {RENDERER}), whose rules may word or "
+                                "compute them differently: they were checked against the seal, not rendered again. "
+                                "Verify with the version that made the bundle to render them again.")
+        elif inputs is not None:
             _check_derived(bag, signed, inputs, leaves, report)
+            rendered = True
         _check_seal(bag, signed, report)
     report.facts["records"] = (f"all {signed.size}" if whole
                                else f"{disclosed} of {signed.size} disclosed (a partial bundle)")
@@ -704,9 +729,9 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
         report.notes.append(UNPINNED)
     if version < 2:
         report.notes.append(V1_UNCHECKED)
-    elif whole:
+    elif whole and rendered:
         report.notes.append(WHOLE_STATEMENT)
-    else:
+    elif not whole:
         report.notes.append(PARTIAL_STATEMENT)
     if not whole:
         report.notes.append(f"A partial bundle: the other {signed.size - disclosed} records are present only as "

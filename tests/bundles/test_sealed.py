@@ -73,6 +73,9 @@ MUTATIONS = {
     "the client's name in inputs.json": (
         edit("data/inputs.json", b'"client": "Northwind Ltd"', b'"client": "Northwind Holdings Ltd"'),
         "data/inputs.json", "but README.txt, written with it, gives"),
+    "the description in bag-info.txt": (
+        edit("bag-info.txt", b"with Northwind Ltd; all 10 records", b"with Northwind Ltd; all 10 records; agreed"),
+        "bag-info.txt", "differs from the one written again from inputs.json and the checkpoint"),
     "the seal's signature": (flip_seal_signature, "docket-seal.txt", "the seal's signature does not verify"),
     "the seal's size": (edit("docket-seal.txt", b"\n10\n", b"\n11\n"), "docket-seal.txt",
                         "the seal's signature does not verify"),
