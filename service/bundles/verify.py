@@ -631,16 +631,21 @@ def _check_inputs(bag: _Bag, signed: _Signed, leaves: dict[int, dict], report: R
     return inputs
 
 
-def _first_difference(ours: bytes, theirs: bytes) -> str:
+def _first_difference(ours: bytes, theirs: bytes, source: str = "the records give") -> str:
+    """Where a stored document first departs from the one rendered again, quoted around that point (a long
+    line's start would hide the change)."""
     mine, yours = ours.decode("utf-8", "replace").split("\n"), theirs.decode("utf-8", "replace").split("\n")
     for number, (a, b) in enumerate(zip(mine, yours, strict=False), 1):
         if a != b:
-            return f"line {number} reads {b.strip()[:120]!r} where the records give {a.strip()[:120]!r}"
-    return f"it has {len(yours)} lines where the records give {len(mine)}"
+            at = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            start = max(0, at - 50)
+            return f"line {number} reads {b[start:at + 50].strip()!r} where {source} {a[start:at + 50].strip()!r}"
+    return f"it has {len(yours)} lines where {source} {len(mine)}"
 
 
-def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int, dict], report: Report) -> None:
-    """Renders the derived documents again from the verified records and inputs.json, and compares."""
+def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int, dict], report: Report) -> bool:
+    """Renders the derived documents again from the verified records and inputs.json, and compares; True if
+    every one is identical."""
     from service.bundles.chronology import derive_documents
 
     bodies = {i: bag.kept[f"data/ledger/entries/{i}.body.json"] for i in leaves
@@ -654,11 +659,13 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
         report.problem(bag.at(INPUTS), f"the documents cannot be rendered again from the records and this file: "
                                        f"one of them holds a value of the wrong type ({type(exc).__name__}: "
                                        f"{str(exc)[:200]})")
-        return
+        return False
+    identical = True
     for rel in DERIVED:
         report.count("derived documents")
         stored = bag.kept.get(rel)
         if stored is not None and stored != documents[rel]:
+            identical = False
             report.problem(bag.at(rel), "differs from the document rendered again from the records and inputs.json "
                                         f"(the file was changed): {_first_difference(documents[rel], stored)}")
     # The tag file that describes the bag is outside the seal's manifest: it is written again and compared too
@@ -668,9 +675,10 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
                         payload_bytes=sum(bag.sizes[r] for r in payload), payload_files=len(payload))
     stored = bag.kept.get("bag-info.txt")
     if stored is not None and stored != expected:
-        difference = _first_difference(expected, stored)
+        difference = _first_difference(expected, stored, "it should read")
         report.problem(bag.at("bag-info.txt"), "differs from the one written again from inputs.json and the "
                                                f"checkpoint (the file was changed): {difference}")
+    return identical
 
 
 def verify_bundle(path: Path, *, key: str | None) -> Report:
@@ -720,8 +728,8 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
                                 "compute them differently: they were checked against the seal, not rendered again. "
                                 "Verify with the version that made the bundle to render them again.")
         elif inputs is not None:
-            _check_derived(bag, signed, inputs, leaves, report)
-            rendered = True
+            # The note that they are identical is only made when they are.
+            rendered = _check_derived(bag, signed, inputs, leaves, report)
         _check_seal(bag, signed, report)
     report.facts["records"] = (f"all {signed.size}" if whole
                                else f"{disclosed} of {signed.size} disclosed (a partial bundle)")

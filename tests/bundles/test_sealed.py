@@ -107,6 +107,7 @@ def test_the_verify_command_names_the_edited_document_and_the_seal(bundle, membe
            "inputs.json (the file was changed): line " in result.output
     assert "Invoice INV-7 for £90,000.00" in result.output and "Invoice INV-7 for £9,000.00" in result.output
     assert f"{root}docket-seal.txt: seals a manifest-sha256.txt with SHA-256" in result.output
+    assert "are identical" not in result.output  # the all-clear note is only given when it is true
     assert "Traceback" not in result.output
 
 
