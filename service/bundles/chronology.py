@@ -247,7 +247,8 @@ Unzip the bundle; the bag is the folder {bundle.name}/ (a BagIt 1.0 bag, RFC 849
      leaf-hashes.txt, and the leaf hashes against the signed root;
    - the checkpoint's signature, and every consistency proof;
    - the derived documents: it renders README.txt, chronology.html, chronology.csv and statement.html
-     again from the records and inputs.json and compares them byte for byte with the ones here.
+     again from the records and inputs.json and compares them byte for byte with the ones here, and
+     writes ../bag-info.txt again the same way.
    {statement.replace(chr(10), chr(10) + "   ")}
 
    Without --key it uses ledger/key.vkey from the bundle itself, which proves the bundle is intact but not

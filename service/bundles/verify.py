@@ -17,7 +17,16 @@ from pathlib import Path
 
 import rfc8785
 
-from service.bundles.derive import DERIVED, RENDERER, Inputs, InputsError, ascii_name, build_view, parse_inputs
+from service.bundles.derive import (
+    DERIVED,
+    RENDERER,
+    Inputs,
+    InputsError,
+    ascii_name,
+    bag_info,
+    build_view,
+    parse_inputs,
+)
 from service.bundles.seal import SEAL_NAME, SealError, parse_seal
 from service.engagements.models import Terms
 from service.ledger import merkle, note
@@ -563,10 +572,6 @@ def _check_inputs(bag: _Bag, signed: _Signed, leaves: dict[int, dict], report: R
     except InputsError as exc:
         report.problem(where, f"is not valid inputs for the documents: {exc}")
         return None
-    if inputs.renderer != RENDERER:
-        report.problem(where, f"the documents were rendered by {inputs.renderer[:60]!r}; this docket renders "
-                              f"{RENDERER!r} and cannot check them: verify with the Docket version that made it")
-        return None
     if inputs.key.vkey.strip() != (bag.text("data/ledger/key.vkey") or "").strip():
         report.problem(where, "names a verifier key other than ledger/key.vkey")
     disclosed = {i for i in leaves if f"data/ledger/entries/{i}.body.json" in bag.hashes}
@@ -626,16 +631,21 @@ def _check_inputs(bag: _Bag, signed: _Signed, leaves: dict[int, dict], report: R
     return inputs
 
 
-def _first_difference(ours: bytes, theirs: bytes) -> str:
+def _first_difference(ours: bytes, theirs: bytes, source: str = "the records give") -> str:
+    """Where a stored document first departs from the one rendered again, quoted around that point (a long
+    line's start would hide the change)."""
     mine, yours = ours.decode("utf-8", "replace").split("\n"), theirs.decode("utf-8", "replace").split("\n")
     for number, (a, b) in enumerate(zip(mine, yours, strict=False), 1):
         if a != b:
-            return f"line {number} reads {b.strip()[:120]!r} where the records give {a.strip()[:120]!r}"
-    return f"it has {len(yours)} lines where the records give {len(mine)}"
+            at = next((n for n, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            start = max(0, at - 50)
+            return f"line {number} reads {b[start:at + 50].strip()!r} where {source} {a[start:at + 50].strip()!r}"
+    return f"it has {len(yours)} lines where {source} {len(mine)}"
 
 
-def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int, dict], report: Report) -> None:
-    """Renders the derived documents again from the verified records and inputs.json, and compares."""
+def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int, dict], report: Report) -> bool:
+    """Renders the derived documents again from the verified records and inputs.json, and compares; True if
+    every one is identical."""
     from service.bundles.chronology import derive_documents
 
     bodies = {i: bag.kept[f"data/ledger/entries/{i}.body.json"] for i in leaves
@@ -649,13 +659,26 @@ def _check_derived(bag: _Bag, signed: _Signed, inputs: Inputs, leaves: dict[int,
         report.problem(bag.at(INPUTS), f"the documents cannot be rendered again from the records and this file: "
                                        f"one of them holds a value of the wrong type ({type(exc).__name__}: "
                                        f"{str(exc)[:200]})")
-        return
+        return False
+    identical = True
     for rel in DERIVED:
         report.count("derived documents")
         stored = bag.kept.get(rel)
         if stored is not None and stored != documents[rel]:
+            identical = False
             report.problem(bag.at(rel), "differs from the document rendered again from the records and inputs.json "
                                         f"(the file was changed): {_first_difference(documents[rel], stored)}")
+    # The tag file that describes the bag is outside the seal's manifest: it is written again and compared too
+    # (the Payload-Oxum it gives is the payload as it stands, which _check_bag has compared already).
+    payload = [rel for rel in bag.hashes if rel.startswith("data/")]
+    expected = bag_info(inputs, origin=signed.origin, size=signed.size, root=signed.root, disclosed=len(leaves),
+                        payload_bytes=sum(bag.sizes[r] for r in payload), payload_files=len(payload))
+    stored = bag.kept.get("bag-info.txt")
+    if stored is not None and stored != expected:
+        difference = _first_difference(expected, stored, "it should read")
+        report.problem(bag.at("bag-info.txt"), "differs from the one written again from inputs.json and the "
+                                               f"checkpoint (the file was changed): {difference}")
+    return identical
 
 
 def verify_bundle(path: Path, *, key: str | None) -> Report:
@@ -685,6 +708,7 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     report.facts["format"] = f"version {version}" + ("" if version >= 2 else " (derived documents not checked)")
     _check_bag_info(bag, info, signed, report)
     before = len(report.problems)
+    rendered = False
     hashes = _leaf_hashes(bag, signed, report)
     leaves = _check_entries(bag, signed, hashes, report)
     _check_exhibits(bag, leaves, report)
@@ -695,8 +719,17 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
     if version >= 2:
         # Documents are rendered only from records that verified: from others they would prove nothing.
         inputs = _check_inputs(bag, signed, leaves, report) if records_ok else None
-        if inputs is not None:
-            _check_derived(bag, signed, inputs, leaves, report)
+        if inputs is not None and inputs.renderer != RENDERER:
+            # Not a problem: the seal still covers the documents. Rendered by other rules they would differ
+            # without having been changed, and saying so would accuse an honest bundle.
+            report.facts["documents"] = "sealed, not rendered again (made by another version of Docket)"
+            report.notes.append(f"The derived documents were made by another version of Docket "
+                                f"({inputs.renderer[:60]}; this one is {RENDERER}), whose rules may word or "
+                                "compute them differently: they were checked against the seal, not rendered again. "
+                                "Verify with the version that made the bundle to render them again.")
+        elif inputs is not None:
+            # The note that they are identical is only made when they are.
+            rendered = _check_derived(bag, signed, inputs, leaves, report)
         _check_seal(bag, signed, report)
     report.facts["records"] = (f"all {signed.size}" if whole
                                else f"{disclosed} of {signed.size} disclosed (a partial bundle)")
@@ -704,9 +737,9 @@ def verify_bundle(path: Path, *, key: str | None) -> Report:
         report.notes.append(UNPINNED)
     if version < 2:
         report.notes.append(V1_UNCHECKED)
-    elif whole:
+    elif whole and rendered:
         report.notes.append(WHOLE_STATEMENT)
-    else:
+    elif not whole:
         report.notes.append(PARTIAL_STATEMENT)
     if not whole:
         report.notes.append(f"A partial bundle: the other {signed.size - disclosed} records are present only as "

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from service.bundles.chronology import derive_documents
-from service.bundles.derive import build_view, parse_inputs
+from service.bundles.derive import bag_info, build_view, parse_inputs
 from service.bundles.seal import SEAL_NAME, seal_text
 from service.bundles.service import BundlePlan, Exhibit
 from service.errors import Conflict
 
 CHUNK = 1 << 20
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
-BUNDLE_VERSION = "2"
 
 
 class _Forward:
@@ -73,27 +72,9 @@ class _Pipe:
         return data
 
 
-def _tag_value(text: str) -> str:
-    # bag-info.txt is one "Label: value" per line: user text must not start a new one.
-    return " ".join(str(text).split())
-
-
 def _bag_info(plan: BundlePlan, payload_bytes: int, payload_files: int) -> bytes:
-    disclosed = f"{len(plan.entries)} of {plan.size} records" if plan.partial else f"all {plan.size} records"
-    fields = [
-        ("Source-Organization", plan.workspace_name),
-        ("External-Identifier", f"{plan.origin}/bundle/{plan.record_index}"),
-        ("External-Description", f"Docket evidence bundle: {plan.title} with {plan.client_name}; {disclosed}"
-                                 + (f"; for {plan.recipient}" if plan.recipient else "")),
-        ("Bagging-Date", plan.exported_at.date().isoformat()),
-        ("Bag-Software-Agent", f"Docket bundle format v{BUNDLE_VERSION}"),
-        ("Docket-Bundle-Version", BUNDLE_VERSION),
-        ("Payload-Oxum", f"{payload_bytes}.{payload_files}"),
-        ("Docket-Log-Origin", plan.origin),
-        ("Docket-Tree-Size", str(plan.size)),
-        ("Docket-Root-Hash", plan.root.hex()),
-    ]
-    return "".join(f"{label}: {_tag_value(value)}\n" for label, value in fields).encode()
+    return bag_info(parse_inputs(plan.inputs), origin=plan.origin, size=plan.size, root=plan.root,
+                    disclosed=len(plan.entries), payload_bytes=payload_bytes, payload_files=payload_files)
 
 
 def _consistency_text(plan: BundlePlan, earlier) -> bytes:

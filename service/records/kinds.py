@@ -189,9 +189,42 @@ class BundleExported(Body):
     recipient: ShortText | None = None
 
 
+class KindName(StrEnum):
+    """Every record kind's name, for code: a typo is an AttributeError, not a silent mismatch."""
+
+    call = "call"
+    email = "email"
+    meeting = "meeting"
+    message = "message"
+    voicemail = "voicemail"
+    note = "note"
+    meeting_scheduled = "meeting_scheduled"
+    meeting_cancelled = "meeting_cancelled"
+    no_show = "no_show"
+    report_sent = "report_sent"
+    deliverable_delivered = "deliverable_delivered"
+    lead_handed_over = "lead_handed_over"
+    invoice_issued = "invoice_issued"
+    payment_received = "payment_received"
+    payment_refused = "payment_refused"
+    engagement_opened = "engagement_opened"
+    terms_changed = "terms_changed"
+    notice_given = "notice_given"
+    access_revoked = "access_revoked"
+    engagement_ended = "engagement_ended"
+    dispute_step = "dispute_step"
+    commitment = "commitment"
+    commitment_kept = "commitment_kept"
+    commitment_broken = "commitment_broken"
+    amendment = "amendment"
+    retraction = "retraction"
+    checkpoint_shared = "checkpoint_shared"
+    bundle_exported = "bundle_exported"
+
+
 @dataclass(frozen=True)
 class Kind:
-    name: str
+    name: KindName
     label: str
     family: str
     body: type[Body]
@@ -210,44 +243,45 @@ class Kind:
         return "direction" in self.body.model_fields and self.body.model_fields["direction"].is_required()
 
 
-CORRECTIONS = frozenset({"amendment", "retraction"})
+CORRECTIONS = frozenset({KindName.amendment, KindName.retraction})
 
 _ALL = [
-    Kind("call", "Call", "interaction", Call, usual_direction=Direction.outbound),
-    Kind("email", "Email", "interaction", Email, usual_direction=Direction.outbound),
-    Kind("meeting", "Meeting", "interaction", Meeting),
-    Kind("message", "Message", "interaction", Message, usual_direction=Direction.outbound),
-    Kind("voicemail", "Voicemail", "interaction", Contact, usual_direction=Direction.outbound),
-    Kind("note", "Note", "interaction", Body, default_direction=Direction.internal),
-    Kind("meeting_scheduled", "Meeting scheduled", "interaction", MeetingScheduled),
-    Kind("meeting_cancelled", "Meeting cancelled", "interaction", MeetingCancelled,
-         max_refs=1, ref_kinds=frozenset({"meeting_scheduled"})),
-    Kind("no_show", "No-show", "interaction", NoShow, max_refs=1, ref_kinds=frozenset({"meeting_scheduled"})),
-    Kind("report_sent", "Report sent", "work", ReportSent, default_direction=Direction.outbound),
-    Kind("deliverable_delivered", "Deliverable delivered", "work", DeliverableDelivered,
+    Kind(KindName.call, "Call", "interaction", Call, usual_direction=Direction.outbound),
+    Kind(KindName.email, "Email", "interaction", Email, usual_direction=Direction.outbound),
+    Kind(KindName.meeting, "Meeting", "interaction", Meeting),
+    Kind(KindName.message, "Message", "interaction", Message, usual_direction=Direction.outbound),
+    Kind(KindName.voicemail, "Voicemail", "interaction", Contact, usual_direction=Direction.outbound),
+    Kind(KindName.note, "Note", "interaction", Body, default_direction=Direction.internal),
+    Kind(KindName.meeting_scheduled, "Meeting scheduled", "interaction", MeetingScheduled),
+    Kind(KindName.meeting_cancelled, "Meeting cancelled", "interaction", MeetingCancelled,
+         max_refs=1, ref_kinds=frozenset({KindName.meeting_scheduled})),
+    Kind(KindName.no_show, "No-show", "interaction", NoShow, max_refs=1,
+         ref_kinds=frozenset({KindName.meeting_scheduled})),
+    Kind(KindName.report_sent, "Report sent", "work", ReportSent, default_direction=Direction.outbound),
+    Kind(KindName.deliverable_delivered, "Deliverable delivered", "work", DeliverableDelivered,
          default_direction=Direction.outbound),
-    Kind("lead_handed_over", "Lead handed over", "work", LeadHandedOver, default_direction=Direction.outbound),
-    Kind("invoice_issued", "Invoice issued", "money", InvoiceIssued, default_direction=Direction.outbound),
-    Kind("payment_received", "Payment received", "money", PaymentReceived, min_refs=1, max_refs=1,
-         ref_kinds=frozenset({"invoice_issued"}), default_direction=Direction.inbound),
-    Kind("payment_refused", "Payment refused", "money", PaymentRefused, min_refs=1, max_refs=1,
-         ref_kinds=frozenset({"invoice_issued"}), default_direction=Direction.inbound),
-    Kind("engagement_opened", "Engagement opened", "contract", EngagementOpened, system=True),
-    Kind("terms_changed", "Terms changed", "contract", TermsChanged),
-    Kind("notice_given", "Notice given", "contract", NoticeGiven),
-    Kind("access_revoked", "Access revoked", "contract", AccessRevoked, default_direction=Direction.inbound),
-    Kind("engagement_ended", "Engagement ended", "contract", EngagementEnded),
-    Kind("dispute_step", "Dispute step", "contract", DisputeStep),
-    Kind("commitment", "Commitment", "contract", Commitment),
-    Kind("commitment_kept", "Commitment kept", "contract", Body, min_refs=1, max_refs=1,
-         ref_kinds=frozenset({"commitment"})),
-    Kind("commitment_broken", "Commitment broken", "contract", Body, min_refs=1, max_refs=1,
-         ref_kinds=frozenset({"commitment"})),
-    Kind("amendment", "Amendment", "correction", Amendment, min_refs=1, max_refs=1),
-    Kind("retraction", "Retraction", "correction", Retraction, min_refs=1, max_refs=1),
-    Kind("checkpoint_shared", "Checkpoint shared", "ledger", CheckpointShared, system=True,
+    Kind(KindName.lead_handed_over, "Lead handed over", "work", LeadHandedOver, default_direction=Direction.outbound),
+    Kind(KindName.invoice_issued, "Invoice issued", "money", InvoiceIssued, default_direction=Direction.outbound),
+    Kind(KindName.payment_received, "Payment received", "money", PaymentReceived, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({KindName.invoice_issued}), default_direction=Direction.inbound),
+    Kind(KindName.payment_refused, "Payment refused", "money", PaymentRefused, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({KindName.invoice_issued}), default_direction=Direction.inbound),
+    Kind(KindName.engagement_opened, "Engagement opened", "contract", EngagementOpened, system=True),
+    Kind(KindName.terms_changed, "Terms changed", "contract", TermsChanged),
+    Kind(KindName.notice_given, "Notice given", "contract", NoticeGiven),
+    Kind(KindName.access_revoked, "Access revoked", "contract", AccessRevoked, default_direction=Direction.inbound),
+    Kind(KindName.engagement_ended, "Engagement ended", "contract", EngagementEnded),
+    Kind(KindName.dispute_step, "Dispute step", "contract", DisputeStep),
+    Kind(KindName.commitment, "Commitment", "contract", Commitment),
+    Kind(KindName.commitment_kept, "Commitment kept", "contract", Body, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({KindName.commitment})),
+    Kind(KindName.commitment_broken, "Commitment broken", "contract", Body, min_refs=1, max_refs=1,
+         ref_kinds=frozenset({KindName.commitment})),
+    Kind(KindName.amendment, "Amendment", "correction", Amendment, min_refs=1, max_refs=1),
+    Kind(KindName.retraction, "Retraction", "correction", Retraction, min_refs=1, max_refs=1),
+    Kind(KindName.checkpoint_shared, "Checkpoint shared", "ledger", CheckpointShared, system=True,
          default_direction=Direction.outbound),
-    Kind("bundle_exported", "Bundle exported", "ledger", BundleExported, system=True),
+    Kind(KindName.bundle_exported, "Bundle exported", "ledger", BundleExported, system=True),
 ]
 
 KINDS: dict[str, Kind] = {k.name: k for k in _ALL}

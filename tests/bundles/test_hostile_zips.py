@@ -1,6 +1,7 @@
 """`docket verify` on crafted zips: each exits 1 with a named problem, extracts nothing and never shows a
 traceback; a zip bomb is refused before it is inflated."""
 
+import hashlib
 import json
 import struct
 import zipfile
@@ -139,8 +140,6 @@ def forge_records(files: dict, bodies: dict[int, bytes]) -> tuple[str, Ed25519Pr
     forger = Ed25519PrivateKey.generate()
     hashes = [bytes.fromhex(h) for h in files["data/ledger/leaf-hashes.txt"].decode().split()]
     for index, body in bodies.items():
-        import hashlib
-
         files[f"data/ledger/entries/{index}.body.json"] = body
         leaf = json.loads(files[f"data/ledger/entries/{index}.leaf.json"])
         leaf["body_sha256"] = hashlib.sha256(body).hexdigest()
@@ -182,3 +181,20 @@ def test_a_signed_body_nested_deep_is_named(bundle, tmp_path, monkeypatch):
     write_zip(tmp_path / "deep-body.zip", root, files, refresh=True, seal_with=forger)
     output = verify(tmp_path / "deep-body.zip", monkeypatch, tmp_path)
     assert f"{root}data/ledger/entries/4.body.json: is not a JSON body (nested too deep)" in output
+
+
+@pytest.mark.parametrize(("inputs", "message"), [
+    (b"[" * 200_000 + b"]" * 200_000, "is not valid inputs for the documents"),
+    (b'{"format": "docket-bundle-inputs/v1", "exhibits": 5}', "is not valid inputs for the documents"),
+    (b"\xff\xfe not json", "is not valid inputs for the documents"),
+])
+def test_hostile_inputs_are_named(bundle, tmp_path, monkeypatch, inputs, message):
+    root, files = read_zip(bundle)
+    old = hashlib.sha256(files["data/inputs.json"]).hexdigest()
+    files["data/inputs.json"] = inputs
+    # README.txt made to agree, so that it is the file's content, not its hash, that is judged.
+    new = hashlib.sha256(inputs).hexdigest().encode()
+    files["data/README.txt"] = files["data/README.txt"].replace(old.encode(), new)
+    write_zip(tmp_path / "inputs.zip", root, files, refresh=True)
+    output = verify(tmp_path / "inputs.zip", monkeypatch, tmp_path)
+    assert f"{root}data/inputs.json: {message}" in output

@@ -73,6 +73,9 @@ MUTATIONS = {
     "the client's name in inputs.json": (
         edit("data/inputs.json", b'"client": "Northwind Ltd"', b'"client": "Northwind Holdings Ltd"'),
         "data/inputs.json", "but README.txt, written with it, gives"),
+    "the description in bag-info.txt": (
+        edit("bag-info.txt", b"with Northwind Ltd; all 10 records", b"with Northwind Ltd; all 10 records; agreed"),
+        "bag-info.txt", "differs from the one written again from inputs.json and the checkpoint"),
     "the seal's signature": (flip_seal_signature, "docket-seal.txt", "the seal's signature does not verify"),
     "the seal's size": (edit("docket-seal.txt", b"\n10\n", b"\n11\n"), "docket-seal.txt",
                         "the seal's signature does not verify"),
@@ -104,6 +107,7 @@ def test_the_verify_command_names_the_edited_document_and_the_seal(bundle, membe
            "inputs.json (the file was changed): line " in result.output
     assert "Invoice INV-7 for £90,000.00" in result.output and "Invoice INV-7 for £9,000.00" in result.output
     assert f"{root}docket-seal.txt: seals a manifest-sha256.txt with SHA-256" in result.output
+    assert "are identical" not in result.output  # the all-clear note is only given when it is true
     assert "Traceback" not in result.output
 
 
