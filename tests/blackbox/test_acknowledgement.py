@@ -128,3 +128,20 @@ def test_a_workspace_switch_is_answered_only_once_it_is_committed(world):
         assert waited >= DELAY * 0.9, f"the switch was answered {waited:.2f} s after sending, before its commit"
     finally:
         page.close()
+
+
+def test_after_a_failed_commit_the_connection_serves_the_next_request(world):
+    """A 5xx is an answer like any other: a client that keeps its connection open (as every HTTP client does)
+    must not have its next request cut off, unless the answer said `Connection: close`."""
+    with api_client(world.server, world.token_a) as client:
+        failed = client.post("/api/v1/clients", json={"name": f"Failing {key()}"},
+                             headers={"X-Docket-Fault": "commit-fail"})
+        assert 500 <= failed.status_code < 600
+        if failed.headers.get("connection", "").lower() == "close":
+            return
+        try:
+            after = client.get("/api/v1/me")
+        except httpx.TransportError as exc:
+            pytest.fail(f"the connection that carried the {failed.status_code} was dropped without "
+                        f"`Connection: close`; the next request failed: {exc!r}")
+        assert after.status_code == 200
