@@ -162,15 +162,18 @@ def _injected_fault(request: Request) -> None:
         raise InjectedFault("commit failed (injected fault)")
 
 
-# PostgreSQL: lock_timeout passed, a deadlock broken, a serialization failure; SQLite: the busy timeout passed.
-_LOCK_FAILURES = {"55P03", "40P01", "40001"}
+# PostgreSQL: lock_timeout passed, a deadlock broken, a serialization failure, no connection to be had (too many
+# clients, or the server starting or stopping); SQLite: the busy timeout passed.
+_LOCK_FAILURES = {"55P03", "40P01", "40001", "53300", "57P03"}
 
 
 def is_lock_failure(exc: DBAPIError) -> bool:
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in _LOCK_FAILURES:
         return True
-    return isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig)
+    if isinstance(orig, sqlite3.OperationalError) and "locked" in str(orig):
+        return True
+    return "too many clients" in str(orig)  # refused before a session exists, so with no SQLSTATE
 
 
 def is_postgres(session: Session) -> bool:

@@ -14,10 +14,11 @@ from service.db import UNSAFE_METHODS, get_session
 from service.engagements.models import Engagement
 from service.engagements.service import get_engagement
 from service.errors import Forbidden, Invalid, Unauthorized
+from service.fields import MAX_ID
 
-# A row id or record index in a URL: what a database integer can hold, so that an absurd number is refused by
-# name instead of overflowing the driver.
-Id = Annotated[int, Path(ge=0, le=2**63 - 1)]
+# A row id or record index in a URL: what a database integer column holds (fields.MAX_ID), so that an absurd
+# number is refused by name instead of overflowing the driver.
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 SESSION_COOKIE = "docket_session"
 CSRF_HEADER = "x-csrf-token"

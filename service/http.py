@@ -1,6 +1,7 @@
 """What every request passes through before a route sees it: admission (shed load early, cap bodies before
 authentication) and strict JSON. Each refusal is a clear 4xx or 503 that has done no work and stored nothing."""
 
+import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -17,6 +18,7 @@ from service.config import Settings
 # Percent-encoded or raw NUL: PostgreSQL text cannot hold it, and no path or search needs it.
 _NUL = re.compile(rb"%00|\x00")
 _EXEMPT = ("/static/", "/healthz")
+log = logging.getLogger("docket")
 
 
 class BodyTooLarge(HTTPException):
@@ -57,8 +59,11 @@ class Admission:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["path"].startswith(_EXEMPT):
             return await self.app(scope, receive, send)
-        if _NUL.search(scope.get("raw_path") or b"") or _NUL.search(scope.get("query_string") or b""):
-            return await _refuse(422, "the address must not contain a NUL character")(scope, receive, send)
+        for part in ("path", "query"):
+            if _NUL.search(scope.get("raw_path" if part == "path" else "query_string") or b""):
+                # In the shape of a validation error, as OpenAPI documents every 422.
+                return await JSONResponse({"detail": [{"loc": [part], "msg": "must not contain a NUL character",
+                                                       "type": "value_error"}]}, 422)(scope, receive, send)
         headers = dict(scope["headers"])
         multipart = headers.get(b"content-type", b"").startswith(b"multipart/")
         cap = self.upload_cap if multipart else self.body_cap
@@ -79,8 +84,24 @@ class Admission:
             self.waiting -= 1
         if not admitted:
             return await self._busy()(scope, receive, send)
+        started = False
+
+        async def tracked_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, _capped(receive, cap, multipart), send)
+            await self.app(scope, _capped(receive, cap, multipart), tracked_send)
+        except Exception:
+            # Answered here rather than left to the server: uvicorn drops a kept-alive connection after an
+            # unhandled error, and the client's next request on it would fail too. Once the answer has started
+            # there is nothing to do but let the connection go.
+            if started:
+                raise
+            log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            await _refuse(500, "Docket could not complete this request, and kept nothing of it; it has been "
+                               "logged")(scope, receive, send)
         finally:
             self.turns.release()
 

@@ -8,7 +8,6 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
@@ -101,12 +100,13 @@ async def _lifespan(app: FastAPI):
     yield
 
 
-class ErrorBody(BaseModel):
-    detail: str
+_ERROR_SCHEMA = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+_VALIDATION_SCHEMA = {"$ref": "#/components/schemas/HTTPValidationError"}
 
 
-def _error(description: str) -> dict:
-    return {"model": ErrorBody, "description": description}
+def _error(description: str, schema: dict = _ERROR_SCHEMA) -> dict:
+    # JSON whatever the route's own answer is (the checkpoint's is text), so given as content, not as a model.
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _document_errors(routes) -> None:
@@ -119,8 +119,12 @@ def _document_errors(routes) -> None:
         errors = {401: _error("no valid token or session"),
                   429: _error("too many failed sign-ins or token checks from this address; see Retry-After"),
                   503: _error("busy; nothing was done; send it again after Retry-After seconds")}
-        if "{" in route.path:
+        has_body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+        if "{" in route.path or has_body:
             errors[404] = _error("no such object in this workspace (the same answer whether it exists elsewhere)")
+        if "{" in route.path or has_body or route.dependant.query_params:
+            errors[422] = _error("a parameter or the body is not valid; each error names its field",
+                                 _VALIDATION_SCHEMA)
         if calls & {writing_principal, owner_principal}:
             errors[403] = _error("this token or account may read but not change this workspace")
         if idempotency in calls:

@@ -121,9 +121,11 @@ def login(request: Request, session: SessionDep, email: Annotated[str, Form(max_
 def confirm_link(request: Request, token: str, session: SessionDep, next: str = "/"):
     """Says whom the link signs in (or why it cannot) and asks to go on: opening a link changes nothing."""
     try:
-        user = login_link_holder(session, token=token)
+        # Throttled like signing in with it: the page tells a good link from a made-up one.
+        with app_throttle(request.app).attempt("login_link", address=client_address(request)):
+            user = login_link_holder(session, token=token)
     except DomainError as exc:
-        return _login_page(request, error=exc.message, status_code=exc.status)
+        return _refused(request, exc)
     login_csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
     response = render(request, "accounts/link.html", {"user": user, "token": token, "next": _safe_next(next),
                                                       "login_csrf": login_csrf})

@@ -16,7 +16,7 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from service.config import Settings, get_settings
-from service.errors import DomainError, Unauthorized
+from service.errors import DomainError, Gone, NotFound, Unauthorized
 
 _WHAT_FAILED = {
     "login": "Too many failed sign-in attempts for this account or from this address",
@@ -67,11 +67,12 @@ class Throttle:
 
     @contextmanager
     def attempt(self, what: str, **keys: str) -> Iterator[None]:
-        """Checks the limits before the block and counts the block's Unauthorized as one failure."""
+        """Checks the limits before the block and counts a refusal in it (wrong secret, unknown or spent link)
+        as one failure."""
         self.check(what, **keys)
         try:
             yield
-        except Unauthorized:
+        except (Unauthorized, NotFound, Gone):
             self.failed(what, **keys)
             raise
 

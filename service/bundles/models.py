@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from service.fields import Day
+from service.fields import MAX_ID, Day
 
-Index = Annotated[StrictInt, Field(ge=0, le=2**63 - 1)]
+Index = Annotated[StrictInt, Field(ge=0, le=MAX_ID)]
 
 
 class BundleRequest(BaseModel):

@@ -1,3 +1,5 @@
+from typing import Annotated
+
 from fastapi import APIRouter, Query
 
 from service.clients.service import get_client
@@ -5,6 +7,7 @@ from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, EngagementPublic
 from service.engagements.service import create_engagement, list_engagements, to_public
 from service.facts.service import current_status, facts_settings
+from service.fields import MAX_ID
 from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
 
@@ -19,7 +22,8 @@ def post_engagement(data: EngagementCreate, principal: WriterDep, session: Sessi
 
 
 @router.get("", response_model=list[EngagementPublic])
-def get_engagements(principal: PrincipalDep, session: SessionDep, client_id: int | None = Query(None)):
+def get_engagements(principal: PrincipalDep, session: SessionDep,
+                    client_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
     settings = facts_settings(session, principal.workspace)
     return [to_public(e, c, current_status(session, workspace=principal.workspace, engagement=e, settings=settings))
             for e, c in list_engagements(session, workspace=principal.workspace, client_id=client_id)]

@@ -6,7 +6,7 @@ from pydantic import ConfigDict, StrictInt, ValidationError, model_validator
 from sqlalchemy import LargeBinary
 from sqlmodel import JSON, Field, SQLModel
 
-from service.fields import Currency, Day, MinorUnits
+from service.fields import MAX_ID, Currency, Day, MinorUnits
 from service.times import utcnow
 
 
@@ -111,7 +111,7 @@ class Engagement(SQLModel, table=True):
 
 
 class EngagementCreate(Terms):
-    client_id: StrictInt
+    client_id: StrictInt = Field(ge=0, le=MAX_ID)
     title: str = Field(min_length=1, max_length=200)
 
 

@@ -1,3 +1,5 @@
+import hashlib
+
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import Session
@@ -42,7 +44,8 @@ async def post_evidence(request: Request, principal: WriterDep, session: Session
 
 def _register(session: Session, principal: Principal, idem: Idempotency, upload: Upload) -> JSONResponse:
     try:
-        idem.check(f"evidence:{upload.sha256}:{upload.filename}")
+        # Hashed like every other request's fingerprint (the column holds 64 hex characters).
+        idem.check(hashlib.sha256(f"evidence:{upload.sha256}:{upload.filename}".encode()).hexdigest())
         evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256,
                                      size=upload.size, media_type=upload.media_type, filename=upload.filename)
         upload.keep()
