@@ -169,7 +169,7 @@ def export(
     from service.bundles.writer import write_bundle
     from service.engagements.models import Engagement
     from service.errors import DomainError
-    from service.evidence.store import EvidenceStore
+    from service.evidence.store import evidence_store
 
     with new_session(write=True) as session:
         engagement = session.get(Engagement, engagement_id)
@@ -186,7 +186,7 @@ def export(
                                   kinds=kind, indices=index, engagement=engagement)
             plan = prepare_bundle(session, workspace=workspace, engagement=engagement,
                                   actor=f"user:{owner.user_id}", subset=subset,
-                                  recipient=recipient, store=EvidenceStore(get_settings().evidence_dir))
+                                  recipient=recipient, store=evidence_store())
         except DomainError as exc:
             raise typer.BadParameter(exc.message) from None
         session.commit()
@@ -206,11 +206,11 @@ def verify(
     if db == (bundle is not None):
         raise typer.BadParameter("give either a BUNDLE file or --db")
     if db:
-        from service.evidence.store import EvidenceStore
+        from service.evidence.store import evidence_store
         from service.ledger.verify import verify_database
 
         with new_session() as session:
-            report = verify_database(session, EvidenceStore(get_settings().evidence_dir))
+            report = verify_database(session, evidence_store())
     else:
         from service.bundles.verify import verify_bundle
 

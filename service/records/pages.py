@@ -15,12 +15,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.config import get_settings
-from service.deps import EngagementDep, FormDep, Id, PrincipalDep, SessionDep, WriterDep
+from service.deps import EngagementDep, FormDep, Id, PrincipalDep, SessionDep, StoreDep, WriterDep
 from service.engagements.panels import ledger_context, page_extras
 from service.errors import DomainError
-from service.evidence.api import INLINE_TYPES
-from service.evidence.api import store as evidence_store
-from service.evidence.service import evidence_by_hash, register_evidence
+from service.evidence.service import INLINE_TYPES, evidence_by_hash, register_evidence
 from service.evidence.upload import receive_upload
 from service.money import fmt_money, parse_hundredths
 from service.records.kinds import CORRECTIONS, KINDS, Body, Kind
@@ -313,7 +311,8 @@ def _page_with_form(request, session, principal, engagement, form: dict, attachm
 
 
 @router.post("/engagements/{engagement_id}/records/attach")
-async def attach_file(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep):
+async def attach_file(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+                      store: StoreDep):
     """Attaching a file without JavaScript: the quick-add form's Upload button sends the whole form as
     multipart here; the file streams into the evidence store through the API's own upload code, and the page
     comes back with the form as it was plus the file attached. (With JavaScript, app.js uploads each file to
@@ -322,7 +321,7 @@ async def attach_file(request: Request, engagement: EngagementDep, principal: Wr
     # slow upload streams in.
     await run_in_threadpool(session.commit)
     try:
-        upload = await receive_upload(request, evidence_store(), get_settings().max_upload_bytes)
+        upload = await receive_upload(request, store, get_settings().max_upload_bytes)
     except DomainError as exc:
         # The stream is spent, and with it what was typed; say what went wrong where files are attached.
         return await run_in_threadpool(_page_with_form, request, session, principal, engagement, {}, [],
