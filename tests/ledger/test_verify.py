@@ -140,17 +140,6 @@ def test_records_without_lists_are_checked_without_calling_leaf_bytes(session, a
     assert [fields["refs"] for fields in calls] == [[2]]
 
 
-@pytest.mark.parametrize("step", [1, 3, 5, 64, 100])
-def test_the_verify_tree_gives_the_rfc9162_root_at_every_size(step):
-    hashes = [merkle.leaf_hash(f"leaf {i}".encode()) for i in range(100)]
-    tree = verify._Tree()
-    assert tree.root() == merkle.EMPTY_ROOT
-    for start in range(0, 100, step):
-        for size in range(start + 1, min(start + step, 100) + 1):
-            tree.extend(hashes[tree.size:size])
-            assert tree.root() == merkle.root_from_leaf_hashes(hashes[:size])
-
-
 @pytest.mark.parametrize(("column", "value", "message"), [
     ("leaf", "tampered", "the stored row cannot be read"),
     ("body", "tampered", "the stored row cannot be read"),
