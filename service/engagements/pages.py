@@ -12,7 +12,7 @@ from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
 from service.money import parse_hundredths
 from service.records.pages import engagement_page_context, timeline_context
-from service.web import form_int, is_htmx, redirect, render
+from service.web import form_errors, form_int, is_htmx, redirect, render
 
 router = APIRouter()
 
@@ -62,12 +62,10 @@ def new_engagement(request: Request, principal: WriterDep, session: SessionDep, 
         engagement = create_engagement(session, workspace=principal.workspace, actor=principal.actor,
                                        data=EngagementCreate.model_validate(data))
     except ValidationError as exc:
-        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
-    except DomainError as exc:
-        errors = {exc.field or "client_id": exc.message}
+        errors = form_errors(exc, rename={"rate_minor": "rate"})
+    except DomainError as exc:  # the client is not one of this workspace's
+        errors = form_errors(exc, default="client_id")
     if errors:
-        if "rate_minor" in errors:
-            errors["rate"] = errors.pop("rate_minor")
         return render(request, "engagements/new.html", _form_context(session, principal, form, errors),
                       block="engagement_form", status_code=422)
     return redirect(request, f"/engagements/{engagement.id}")

@@ -18,7 +18,7 @@ from service.facts.service import (
     parse_percent,
     set_thresholds,
 )
-from service.web import form_int, is_htmx, redirect, render, templates
+from service.web import form_errors, form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 # The record's own address, which shows it on the timeline from its day: a `#r{index}` anchor alone would miss
@@ -119,8 +119,7 @@ def save_thresholds(request: Request, principal: OwnerDep, session: SessionDep, 
         try:
             parsed = ThresholdsIn.model_validate(data)
         except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
+            errors = form_errors(exc)
     if errors:
         return _settings(request, session, principal, threshold_form=form, threshold_errors=errors,
                          status_code=422, block="thresholds_form")
@@ -135,19 +134,17 @@ def save_rate(request: Request, principal: OwnerDep, session: SessionDep, form: 
     try:
         data["rate_bp"] = parse_percent(form.get("rate_percent", ""))
     except Invalid as exc:
-        errors["rate_percent"] = exc.message.removeprefix("rate_percent: ")
+        errors.update(form_errors(exc))
         data["rate_bp"] = 0
     try:
         parsed = RateIn.model_validate(data)
     except ValidationError as exc:
-        for e in exc.errors():
-            name = str(e["loc"][0]) if e["loc"] else "series"
-            errors.setdefault("rate_percent" if name == "rate_bp" else name, e["msg"])
+        errors = {**form_errors(exc, default="series", rename={"rate_bp": "rate_percent"}), **errors}
     if not errors:
         try:
             add_rate(session, workspace=principal.workspace, actor=principal.actor, data=parsed)
         except DomainError as exc:
-            errors[exc.field or "series"] = exc.message
+            errors = form_errors(exc, default="series")
     if errors:
         return _settings(request, session, principal, rate_form=form, rate_errors=errors, status_code=422,
                          block="rate_form")

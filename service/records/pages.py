@@ -32,7 +32,7 @@ from service.records.service import (
     ref_candidates,
 )
 from service.times import utcnow
-from service.web import form_datetime, form_int, is_htmx, redirect, render, templates
+from service.web import form_datetime, form_errors, form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 
@@ -247,13 +247,12 @@ def _kind_body(kind: str, form: dict, errors: dict) -> dict:
     return body
 
 
-def _error_field(loc: tuple, kind: str) -> str:
-    """A validation error's location as the form field that shows it."""
-    key = str(loc[-1]) if loc else "kind"
-    for f in KIND_FIELDS.get(kind, []):
-        if f.key == key:
-            return f.name
-    return key
+def _form_field(kind: str):
+    """An error's field (`body.amount_minor`, `body.body.due_on`) as the form field of `kind` that shows it."""
+    def name(field: str) -> str:
+        key = field.rsplit(".", 1)[-1]
+        return next((f.name for f in KIND_FIELDS.get(kind, []) if f.key == key), key)
+    return name
 
 
 async def _attachments(request: Request) -> list[str]:
@@ -287,11 +286,8 @@ def add_record(request: Request, engagement: EngagementDep, principal: WriterDep
             data = RecordIn(kind=kind, occurred_at=occurred_at, body=body, refs=refs, attachments=attachments)
             append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
                           data=data)
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(_error_field(e["loc"], kind), e["msg"].removeprefix("Value error, "))
-        except DomainError as exc:
-            errors[_error_field(tuple((exc.field or "kind").split(".")), kind)] = exc.message
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc, default="kind", rename=_form_field(kind))
     if errors:
         return _page_with_form(request, session, principal, engagement, form, attachments, errors,
                                block="record_form", status_code=422)
@@ -394,15 +390,9 @@ def _correct(request, session, principal, engagement, index: int, form: dict, wh
         try:
             append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
                           data=RecordIn(kind=which, occurred_at=utcnow(), body=body, refs=[index]))
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(_error_field(e["loc"], target.kind) if e["loc"] else "reason",
-                                  e["msg"].removeprefix("Value error, "))
-        except DomainError as exc:
-            # An amended body that does not fit its kind comes back as `body.body.<field>: message (...)`.
-            field = _error_field(tuple((exc.field or "reason").split(".")), target.kind)
-            errors[field] = exc.message.split(": ", 1)[-1] if exc.field and exc.field.startswith("body.body.") \
-                else exc.message
+        except (ValidationError, DomainError) as exc:
+            # An amended body that does not fit its kind names `body.body.<field>`: shown beside that field.
+            errors = form_errors(exc, default="reason", rename=_form_field(target.kind))
     if errors:
         context = _record_context(session, principal, engagement, index, **_editing(index, form, errors, which))
         # Without JavaScript: the record's own page again, with the form and its errors.
