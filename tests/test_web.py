@@ -56,3 +56,18 @@ def test_the_first_error_of_a_field_is_the_one_shown():
     with pytest.raises(ValidationError) as caught:
         Form.model_validate({"name": "a", "rate_minor": 1, "contacts": [{"email": "toolong"}, {"email": "long2!"}]})
     assert form_errors(caught.value) == {"contacts.email": "String should have at most 5 characters"}
+
+
+def test_no_page_module_imports_another_page_module_or_an_api_module():
+    """The engagement page has one owner (service/engagements/context.py); a page that needs part of another
+    page's context asks that builder, not the other page."""
+    import ast
+    from pathlib import Path
+
+    service = Path(__file__).resolve().parents[1] / "service"
+    found = []
+    for page in service.glob("*/pages.py"):
+        for node in ast.walk(ast.parse(page.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] in ("pages", "api"):
+                found.append(f"{page.parent.name}/pages.py imports {node.module}")
+    assert found == []

@@ -4,7 +4,7 @@ from pydantic import ValidationError
 from service.clients.models import ClientCreate
 from service.clients.service import create_client, list_clients
 from service.deps import ClientDep, FormDep, PrincipalDep, SessionDep, WriterDep
-from service.engagements.pages import facts_by_engagement
+from service.engagements.context import facts_by_engagement
 from service.engagements.service import list_engagements
 from service.facts.service import client_signals, facts_settings
 from service.web import form_errors, redirect, render

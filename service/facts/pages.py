@@ -5,6 +5,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from service.deps import EngagementDep, FormDep, OwnerDep, PrincipalDep, SessionDep
+from service.engagements.context import engagement_page, render_page
 from service.errors import DomainError, Invalid
 from service.facts.models import RateIn, Series, Signal, ThresholdsIn
 from service.facts.service import (
@@ -67,8 +68,8 @@ def facts_panel(request: Request, engagement: EngagementDep, principal: Principa
     if not is_htmx(request):
         return redirect(request, f"/engagements/{engagement.id}/facts")
     facts = engagement_facts(session, workspace=principal.workspace, engagement=engagement)
-    return render(request, "engagements/detail.html", {"engagement": engagement, "facts": facts},
-                  block="facts_panel")
+    page = engagement_page(session, principal.workspace, engagement, facts=facts)
+    return render_page(request, page, block="facts_panel")
 
 
 @router.get("/engagements/{engagement_id}/facts/statement")
