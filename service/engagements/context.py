@@ -55,6 +55,9 @@ class Correction:
 
 @dataclass
 class EngagementPage:
+    """Every name detail.html reads, each with the value that shows nothing, so that no block has to ask
+    whether a name was given."""
+
     engagement: Engagement
     # The heading and the side panels.
     client: Client | None = None
@@ -125,7 +128,7 @@ def engagement_page(session: Session, workspace: Workspace, engagement: Engageme
     if timeline is not None:
         _fill_timeline(session, workspace, page, timeline, cursor)
     kind = (form or {}).get("kind") or add
-    kind = kind if kind in KINDS and KINDS[kind] in FORM_KINDS else "call"
+    kind = kind if kind in KINDS and not KINDS[kind].system and kind not in CORRECTIONS else "call"
     page.form = {**(form or {}), "kind": kind, "attachments": attachments or []}
     page.errors = errors or {}
     if KINDS[kind].ref_kinds:

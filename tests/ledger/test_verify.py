@@ -10,9 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from service.config import get_settings
 from service.errors import Conflict
-from service.evidence.store import EvidenceStore
+from service.evidence.store import evidence_store
 from service.ledger import merkle, verify
 from service.ledger import service as ledger
 from service.ledger.leaf import leaf_bytes
@@ -193,7 +192,7 @@ def test_a_forged_checkpoint_is_caught_and_the_signer_refuses_to_go_on(session, 
 def test_a_changed_evidence_file_is_caught(session, api, engagement):
     content = secrets.token_bytes(2000)
     sha = api.post("/api/v1/evidence", files={"file": ("notes.txt", content)}).json()["sha256"]
-    store = EvidenceStore(get_settings().evidence_dir)
+    store = evidence_store()
     report = verify_database(session, store)
     assert report.ok and report.counts["files"] >= 1
     store.path(sha).chmod(0o644)
