@@ -22,6 +22,18 @@ rates_app = typer.Typer(help="Reference rates for late-payment interest.", no_ar
 app.add_typer(rates_app, name="rates")
 
 
+def _refused(exc: Exception) -> typer.BadParameter:
+    """A refused value as the command line says it. A service's own message is a whole sentence already; a
+    validation error is read as the forms read it, and named by its field, since no form shows it beside one."""
+    from service.errors import DomainError
+    from service.web import form_errors
+
+    if isinstance(exc, DomainError):
+        return typer.BadParameter(exc.message)
+    return typer.BadParameter("; ".join(f"{field}: {message}" if field else message
+                                        for field, message in form_errors(exc, default="").items()))
+
+
 def _workspace(session, slug: str | None) -> Workspace:
     query = select(Workspace).order_by(Workspace.is_demo, Workspace.id)
     if slug:
@@ -107,7 +119,7 @@ def user_create(
         try:
             user = create_user(session, email=email, name=name or email, password=secret)
         except DomainError as exc:
-            raise typer.BadParameter(exc.message) from None
+            raise _refused(exc) from None
         add_member(session, workspace=target, user=user, role=role)
         token = create_login_link(session, user=user)
         session.commit()
@@ -169,7 +181,7 @@ def export(
     from service.bundles.writer import write_bundle
     from service.engagements.models import Engagement
     from service.errors import DomainError
-    from service.evidence.store import EvidenceStore
+    from service.evidence.store import evidence_store
 
     with new_session(write=True) as session:
         engagement = session.get(Engagement, engagement_id)
@@ -186,9 +198,9 @@ def export(
                                   kinds=kind, indices=index, engagement=engagement)
             plan = prepare_bundle(session, workspace=workspace, engagement=engagement,
                                   actor=f"user:{owner.user_id}", subset=subset,
-                                  recipient=recipient, store=EvidenceStore(get_settings().evidence_dir))
+                                  recipient=recipient, store=evidence_store())
         except DomainError as exc:
-            raise typer.BadParameter(exc.message) from None
+            raise _refused(exc) from None
         session.commit()
     size = write_bundle(plan, out)
     typer.echo(f"{out}: {size:,} bytes, checkpoint {plan.size}, {len(plan.entries)} of {plan.size} records, "
@@ -206,11 +218,11 @@ def verify(
     if db == (bundle is not None):
         raise typer.BadParameter("give either a BUNDLE file or --db")
     if db:
-        from service.evidence.store import EvidenceStore
+        from service.evidence.store import evidence_store
         from service.ledger.verify import verify_database
 
         with new_session() as session:
-            report = verify_database(session, EvidenceStore(get_settings().evidence_dir))
+            report = verify_database(session, evidence_store())
     else:
         from service.bundles.verify import verify_bundle
 
@@ -256,11 +268,8 @@ def rates_add(
             data = RateIn(series=series, effective_on=effective_on.date(), rate_bp=parse_percent(percent),
                           source=source)
             rate = add_rate(session, workspace=target, actor="cli", data=data)
-        except DomainError as exc:
-            raise typer.BadParameter(exc.message) from None
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise typer.BadParameter(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
+        except (DomainError, ValidationError) as exc:
+            raise _refused(exc) from None
         session.commit()
     typer.echo(f"{rate.series} {rate.effective_on} {rate.rate_percent} added to {target.slug}"
                f"{' (overrides the shipped rate)' if rate.overrides_shipped else ''}")

@@ -14,6 +14,7 @@ from service.db import UNSAFE_METHODS, get_session
 from service.engagements.models import Engagement
 from service.engagements.service import get_engagement
 from service.errors import Forbidden, Invalid, Unauthorized
+from service.evidence.store import EvidenceStore, evidence_store
 from service.fields import MAX_ID
 
 # A row id or record index in a URL: what a database integer column holds (fields.MAX_ID), so that an absurd
@@ -125,3 +126,4 @@ async def form_data(request: Request) -> dict[str, str]:
 FormDep = Annotated[dict[str, str], Depends(form_data)]
 ClientDep = Annotated[Client, Depends(current_client)]
 EngagementDep = Annotated[Engagement, Depends(current_engagement)]
+StoreDep = Annotated[EvidenceStore, Depends(evidence_store)]

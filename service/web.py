@@ -1,13 +1,16 @@
 """Server-rendered pages: a whole page, or for htmx requests just the named block the request targets."""
 
 import json
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
+from pydantic import ValidationError
 
+from service.errors import DomainError
 from service.fields import utc_in_range
 from service.money import fmt_money
 from service.records.kinds import KINDS
@@ -23,6 +26,29 @@ def form_int(text: str) -> int | None:
     and few enough of them for a database integer."""
     text = text.strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
+def form_errors(exc: ValidationError | DomainError, *, default: str = "form",
+                rename: Mapping[str, str] | Callable[[str], str] | None = None) -> dict[str, str]:
+    """What a form got wrong, as {field: message} for the form to show beside each field: a validation error's
+    location as a dotted name (list positions left out), a domain error's `field`, `default` where neither names
+    one, then `rename` for a form whose field is named otherwise than the model's. The message loses the
+    "field: " it may start with (the form shows it beside the field) and pydantic's "Value error, "; the first
+    error of a field is the one shown."""
+    if isinstance(exc, DomainError):
+        found = [(exc.field or "", exc.message)]
+    else:
+        found = [(".".join(str(p) for p in e["loc"] if not isinstance(p, int)), e["msg"].removeprefix("Value error, "))
+                 for e in exc.errors()]
+    if isinstance(rename, Mapping):
+        names = rename
+        rename = lambda field: names.get(field, field)  # noqa: E731
+    errors: dict[str, str] = {}
+    for field, message in found:
+        message = message.removeprefix(f"{field}: ") if field else message
+        field = field or default
+        errors.setdefault(rename(field) if rename else field, message)
+    return errors
 
 
 def form_datetime(text: str) -> datetime:

@@ -6,10 +6,8 @@ from fastapi.responses import StreamingResponse
 from service.bundles.models import BundleRequest
 from service.bundles.service import parse_subset, prepare_bundle
 from service.bundles.writer import bundle_filename, stream_bundle
-from service.config import get_settings
-from service.deps import EngagementDep, SessionDep, WriterDep
+from service.deps import EngagementDep, SessionDep, StoreDep, WriterDep
 from service.errors import Invalid
-from service.evidence.store import EvidenceStore
 from service.http import StrictJsonRoute
 
 router = APIRouter(tags=["bundles"], route_class=StrictJsonRoute)
@@ -22,7 +20,7 @@ _FIELDS = {"kind": "kinds", "index": "indices"}
                               "description": "a zip holding one BagIt bag (DESIGN §5)"},
                         403: {"description": "a read-only token: exporting appends a bundle_exported record"},
                         422: {"description": "a subset that is not valid or matches no record"}})
-def export_bundle(engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+def export_bundle(engagement: EngagementDep, principal: WriterDep, session: SessionDep, store: StoreDep,
                   data: Annotated[BundleRequest | None, Body()] = None):
     """An evidence bundle of the engagement, or of the records matching the subset in the body (plus any listed
     indices); an empty body or none exports the whole engagement.
@@ -34,7 +32,7 @@ def export_bundle(engagement: EngagementDep, principal: WriterDep, session: Sess
         subset = parse_subset(occurred_from=data.from_, occurred_to=data.to, kinds=data.kinds,
                               indices=data.indices, engagement=engagement)
         plan = prepare_bundle(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
-                              subset=subset, recipient=data.recipient, store=EvidenceStore(get_settings().evidence_dir))
+                              subset=subset, recipient=data.recipient, store=store)
     except Invalid as exc:
         field = _FIELDS.get(exc.field or "", exc.field)
         message = f"{field}:{exc.message.removeprefix(f'{exc.field}:')}" if field != exc.field else exc.message

@@ -9,10 +9,8 @@ from starlette.datastructures import FormData
 from service.bundles.service import parse_subset, prepare_bundle
 from service.bundles.writer import bundle_filename, stream_bundle
 from service.clients.service import get_client
-from service.config import get_settings
-from service.deps import EngagementDep, SessionDep, WriterDep
+from service.deps import EngagementDep, SessionDep, StoreDep, WriterDep
 from service.errors import DomainError
-from service.evidence.store import EvidenceStore
 from service.web import render
 
 router = APIRouter()
@@ -62,7 +60,7 @@ async def _form(request: Request) -> FormData:
 
 @router.post("/engagements/{engagement_id}/bundle")
 def export_bundle(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
-                  data: Annotated[FormData, Depends(_form)]):
+                  store: StoreDep, data: Annotated[FormData, Depends(_form)]):
     form = {"from": str(data.get("from", "")).strip(), "to": str(data.get("to", "")).strip(),
             "kind": [str(k) for k in data.getlist("kind") if k], "indices": str(data.get("indices", "")),
             "recipient": str(data.get("recipient", "")).strip()[:200]}
@@ -78,7 +76,7 @@ def export_bundle(request: Request, engagement: EngagementDep, principal: Writer
                                   indices=indices, engagement=engagement)
             plan = prepare_bundle(session, workspace=principal.workspace, engagement=engagement,
                                   actor=principal.actor, subset=subset, recipient=form["recipient"] or None,
-                                  store=EvidenceStore(get_settings().evidence_dir))
+                                  store=store)
         except DomainError as exc:
             errors[{"index": "indices"}.get(exc.field or "", exc.field or "subset")] = exc.message
     if errors:

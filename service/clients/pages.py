@@ -1,15 +1,13 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from service.clients.models import ClientCreate
 from service.clients.service import create_client, list_clients
-from service.deps import ClientDep, PrincipalDep, SessionDep, WriterDep
-from service.engagements.pages import facts_by_engagement
+from service.deps import ClientDep, FormDep, PrincipalDep, SessionDep, WriterDep
+from service.engagements.context import facts_by_engagement
 from service.engagements.service import list_engagements
 from service.facts.service import client_signals, facts_settings
-from service.web import redirect, render
+from service.web import form_errors, redirect, render
 
 router = APIRouter()
 
@@ -25,16 +23,13 @@ def new_client_page(request: Request, principal: WriterDep):
 
 
 @router.post("/clients")
-def new_client(request: Request, principal: WriterDep, session: SessionDep,
-               name: Annotated[str, Form()] = "", notes: Annotated[str, Form()] = "",
-               contact_name: Annotated[str, Form()] = "", contact_email: Annotated[str, Form()] = ""):
-    form = {"name": name, "notes": notes, "contact_name": contact_name, "contact_email": contact_email}
+def new_client(request: Request, principal: WriterDep, session: SessionDep, form: FormDep):
+    contact_name, contact_email = form.get("contact_name", ""), form.get("contact_email", "")
     contacts = [{"name": contact_name, "email": contact_email or None}] if contact_name.strip() else []
     try:
-        data = ClientCreate(name=name, notes=notes, contacts=contacts)
+        data = ClientCreate(name=form.get("name", ""), notes=form.get("notes", ""), contacts=contacts)
     except ValidationError as exc:
-        errors = {".".join(str(p) for p in e["loc"] if not isinstance(p, int)): e["msg"] for e in exc.errors()}
-        return render(request, "clients/new.html", {"form": form, "errors": errors}, block="client_form",
+        return render(request, "clients/new.html", {"form": form, "errors": form_errors(exc)}, block="client_form",
                       status_code=422)
     client = create_client(session, workspace=principal.workspace, data=data)
     return redirect(request, f"/clients/{client.id}")

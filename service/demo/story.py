@@ -13,7 +13,7 @@ from service.demo.pdf import text_pdf
 from service.engagements.models import EngagementCreate
 from service.engagements.service import create_engagement
 from service.evidence.service import register_evidence
-from service.evidence.store import EvidenceStore
+from service.evidence.store import evidence_store
 from service.records.models import RecordCreate
 from service.records.service import append_record
 
@@ -51,7 +51,7 @@ def load_demo(session: Session) -> Workspace:
         trial_ends_on=start + timedelta(days=42), notice_days=30, notice_form="written", payment_terms_days=14,
         rate_minor=45000, currency="GBP", rate_unit="day", jurisdiction="uk",
         deliverables=["Weekly pipeline report", "Eight qualified meetings a month", "Leads handed over in the CRM"]))
-    store = EvidenceStore(get_settings().evidence_dir)
+    store = evidence_store()
 
     def attach(filename: str, content: bytes) -> str:
         pending = store.writer(len(content))

@@ -3,27 +3,16 @@ from pydantic import ValidationError
 
 from service.clients.service import list_clients
 from service.deps import EngagementDep, FormDep, PrincipalDep, SessionDep, WriterDep
+from service.engagements.context import engagement_page, facts_by_engagement, render_page, timeline_filters
 from service.engagements.models import EngagementCreate, Jurisdiction, NoticeForm, RateUnit
-from service.engagements.panels import ledger_context
 from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
-from service.facts.service import Settings, engagement_facts, facts_settings
 from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
 from service.money import parse_hundredths
-from service.records.pages import engagement_page_context, timeline_context
-from service.web import form_int, is_htmx, redirect, render
+from service.web import form_errors, form_int, is_htmx, redirect, render
 
 router = APIRouter()
-
-
-def facts_by_engagement(session, principal, engagements, settings: Settings | None = None) -> dict:
-    """Each listed engagement's facts, for the table's money and flags (cached by tree size and day, so a
-    dashboard visit recomputes only the engagements that grew since the day began); the workspace's rates and
-    thresholds are read once for all of them."""
-    settings = settings or facts_settings(session, principal.workspace)
-    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e, settings=settings)
-            for e, _ in engagements}
 
 
 @router.get("/")
@@ -62,36 +51,33 @@ def new_engagement(request: Request, principal: WriterDep, session: SessionDep, 
         engagement = create_engagement(session, workspace=principal.workspace, actor=principal.actor,
                                        data=EngagementCreate.model_validate(data))
     except ValidationError as exc:
-        errors = {str(e["loc"][0]) if e["loc"] else "form": e["msg"] for e in exc.errors()}
-    except DomainError as exc:
-        errors = {exc.field or "client_id": exc.message}
+        errors = form_errors(exc, rename={"rate_minor": "rate"})
+    except DomainError as exc:  # the client is not one of this workspace's
+        errors = form_errors(exc, default="client_id")
     if errors:
-        if "rate_minor" in errors:
-            errors["rate"] = errors.pop("rate_minor")
         return render(request, "engagements/new.html", _form_context(session, principal, form, errors),
                       block="engagement_form", status_code=422)
     return redirect(request, f"/engagements/{engagement.id}")
 
 
 @router.get("/engagements/{engagement_id}")
-def engagement_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep,
-                    cursor: str | None = None):
+def engagement_detail(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep,
+                      cursor: str | None = None):
     """The whole page; for htmx, just the filtered timeline, or with a cursor its next page."""
+    filters = timeline_filters(request.query_params)
     if is_htmx(request):
-        context = timeline_context(request, session, principal, engagement, cursor=cursor)
-        return render(request, "engagements/detail.html", context, block="more" if cursor else "timeline")
-    return render(request, "engagements/detail.html", engagement_page_context(request, session, principal, engagement))
+        page = engagement_page(session, principal.workspace, engagement, timeline=filters, cursor=cursor)
+        return render_page(request, page, block="more" if cursor else "timeline")
+    return render_page(request, engagement_page(session, principal.workspace, engagement, whole=True, timeline=filters,
+                                                add=request.query_params.get("add", "call")))
 
 
 @router.get("/engagements/{engagement_id}/verify")
 def verify_page(request: Request, engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
     """Re-hashes the whole ledger, so the page asks for it after loading rather than on every view."""
     report = verify_engagement(session, workspace=principal.workspace, engagement=engagement)
-    if is_htmx(request):
-        return render(request, "engagements/detail.html", {"engagement": engagement, "report": report},
-                      block="verify")
-    return render(request, "engagements/detail.html",
-                  engagement_page_context(request, session, principal, engagement, report=report))
+    return render_page(request, engagement_page(session, principal.workspace, engagement, whole=not is_htmx(request),
+                                                report=report), block="verify")
 
 
 @router.post("/engagements/{engagement_id}/receipt")
@@ -106,11 +92,6 @@ def share_receipt(request: Request, engagement: EngagementDep, principal: Writer
     if not errors:
         receipt = share_checkpoint(session, principal=principal, engagement=engagement, recipient=recipient,
                                    method=method)
-    shown = {"receipt": receipt, "receipt_errors": errors, "receipt_form": form}
-    status = 422 if errors else 200
-    if is_htmx(request):
-        return render(request, "engagements/detail.html",
-                      {"engagement": engagement, **shown, **ledger_context(session, principal, engagement)},
-                      block="ledger", status_code=status)
-    return render(request, "engagements/detail.html",
-                  engagement_page_context(request, session, principal, engagement, **shown), status_code=status)
+    page = engagement_page(session, principal.workspace, engagement, whole=not is_htmx(request), ledger_panel=True,
+                           receipt=receipt, receipt_errors=errors, receipt_form=form)
+    return render_page(request, page, block="ledger", status_code=422 if errors else 200)

@@ -4,6 +4,10 @@ from service.accounts.models import Workspace
 from service.errors import NotFound
 from service.evidence.models import Evidence
 
+# Types a browser may open in a tab rather than save: shown by the browser itself, never run as a page of ours.
+# Not HTML or SVG, which can carry script; anything else is always a download.
+INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"})
+
 
 def register_evidence(
     session: Session, *, workspace: Workspace, sha256: str, size: int, media_type: str, filename: str

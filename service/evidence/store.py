@@ -3,8 +3,10 @@
 import hashlib
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
+from service.config import get_settings
 from service.errors import TooLarge
 
 
@@ -20,6 +22,18 @@ class EvidenceStore:
 
     def writer(self, limit: int) -> "PendingFile":
         return PendingFile(self, limit)
+
+
+def evidence_store() -> EvidenceStore:
+    """The store the settings name: the one place every reader and writer of evidence files gets it from, so
+    that another backend (an object store) plugs in here."""
+    return _store_at(get_settings().evidence_dir)
+
+
+@lru_cache
+def _store_at(root: Path) -> EvidenceStore:
+    # Keyed by the folder rather than cached once: tests and the CLI change the settings within one process.
+    return EvidenceStore(root)
 
 
 class PendingFile:

@@ -5,6 +5,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from service.deps import EngagementDep, FormDep, OwnerDep, PrincipalDep, SessionDep
+from service.engagements.context import engagement_page, render_page
 from service.errors import DomainError, Invalid
 from service.facts.models import RateIn, Series, Signal, ThresholdsIn
 from service.facts.service import (
@@ -18,7 +19,7 @@ from service.facts.service import (
     parse_percent,
     set_thresholds,
 )
-from service.web import form_int, is_htmx, redirect, render, templates
+from service.web import form_errors, form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()
 # The record's own address, which shows it on the timeline from its day: a `#r{index}` anchor alone would miss
@@ -67,8 +68,8 @@ def facts_panel(request: Request, engagement: EngagementDep, principal: Principa
     if not is_htmx(request):
         return redirect(request, f"/engagements/{engagement.id}/facts")
     facts = engagement_facts(session, workspace=principal.workspace, engagement=engagement)
-    return render(request, "engagements/detail.html", {"engagement": engagement, "facts": facts},
-                  block="facts_panel")
+    page = engagement_page(session, principal.workspace, engagement, facts=facts)
+    return render_page(request, page, block="facts_panel")
 
 
 @router.get("/engagements/{engagement_id}/facts/statement")
@@ -119,8 +120,7 @@ def save_thresholds(request: Request, principal: OwnerDep, session: SessionDep, 
         try:
             parsed = ThresholdsIn.model_validate(data)
         except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(".".join(str(p) for p in e["loc"]), e["msg"].removeprefix("Value error, "))
+            errors = form_errors(exc)
     if errors:
         return _settings(request, session, principal, threshold_form=form, threshold_errors=errors,
                          status_code=422, block="thresholds_form")
@@ -135,19 +135,17 @@ def save_rate(request: Request, principal: OwnerDep, session: SessionDep, form: 
     try:
         data["rate_bp"] = parse_percent(form.get("rate_percent", ""))
     except Invalid as exc:
-        errors["rate_percent"] = exc.message.removeprefix("rate_percent: ")
+        errors.update(form_errors(exc))
         data["rate_bp"] = 0
     try:
         parsed = RateIn.model_validate(data)
     except ValidationError as exc:
-        for e in exc.errors():
-            name = str(e["loc"][0]) if e["loc"] else "series"
-            errors.setdefault("rate_percent" if name == "rate_bp" else name, e["msg"])
+        errors = {**form_errors(exc, default="series", rename={"rate_bp": "rate_percent"}), **errors}
     if not errors:
         try:
             add_rate(session, workspace=principal.workspace, actor=principal.actor, data=parsed)
         except DomainError as exc:
-            errors[exc.field or "series"] = exc.message
+            errors = form_errors(exc, default="series")
     if errors:
         return _settings(request, session, principal, rate_form=form, rate_errors=errors, status_code=422,
                          block="rate_form")

@@ -9,6 +9,7 @@ database-backed store answers any proof with one query.
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 
 Key = tuple[int, int]
 Fetch = Callable[[list[Key]], dict[Key, bytes]]
@@ -204,38 +205,52 @@ def verify_consistency(size1: int, size2: int, proof: Sequence[bytes], root1: by
         raise ProofError("consistency proof does not lead to the second root")
 
 
-def root_from_leaf_hashes(hashes: Iterable[bytes]) -> bytes:
-    """The root of a whole tree in one pass with O(log n) memory (used to verify everything from scratch)."""
-    stack: list[tuple[int, bytes]] = []  # (size, hash) of perfect subtrees, strictly decreasing sizes
-    sha = hashlib.sha256
-    for digest in hashes:
-        size = 1
-        while stack and stack[-1][0] == size:
-            digest = sha(b"\x01" + stack.pop()[1] + digest).digest()
-            size *= 2
-        stack.append((size, digest))
-    if not stack:
-        return EMPTY_ROOT
-    digest = stack[-1][1]
-    for _, left in reversed(stack[:-1]):
-        digest = node_hash(left, digest)
-    return digest
+def _node_hashes(digests: list[bytes]) -> list[bytes]:
+    """One level up: the parents of adjacent pairs."""
+    sha256 = hashlib.sha256
+    return [sha256(b"\x01" + left + right).digest() for left, right in zip(digests[::2], digests[1::2], strict=True)]
 
 
-class MemoryNodes:
-    """An in-memory node store with the same one-fetch interface as the database."""
+class IncrementalTree:
+    """Leaf hashes in, roots at chosen sizes out, in one pass with O(log n) memory: the stack holds the
+    perfect subtrees that make up the tree so far, largest first (RFC 9162 MTH)."""
 
     def __init__(self) -> None:
-        self.nodes: dict[Key, bytes] = {}
         self.size = 0
-        self.root = EMPTY_ROOT
-        self.fetches: list[list[Key]] = []
+        self.stack: list[tuple[int, bytes]] = []
 
-    def fetch(self, keys: list[Key]) -> dict[Key, bytes]:
-        self.fetches.append(list(keys))
-        return {key: self.nodes[key] for key in keys if key in self.nodes}
+    def extend(self, digests: list[bytes]) -> None:
+        done = 0
+        while done < len(digests):
+            # The largest perfect subtree that starts at the current size (so is aligned to it) and fits,
+            # hashed a level at a time rather than a leaf at a time.
+            size = 1 << ((len(digests) - done).bit_length() - 1)
+            if self.size:
+                size = min(size, self.size & -self.size)
+            level = digests[done:done + size]
+            while len(level) > 1:
+                level = _node_hashes(level)
+            digest = level[0]
+            done += size
+            self.size += size
+            while self.stack and self.stack[-1][0] == size:
+                digest = node_hash(self.stack.pop()[1], digest)
+                size *= 2
+            self.stack.append((size, digest))
 
-    def append(self, leaf: bytes) -> None:
-        new, self.root = append(self.size, leaf_hash(leaf), self.fetch)
-        self.nodes.update({(level, idx): digest for level, idx, digest in new})
-        self.size += 1
+    def root(self) -> bytes:
+        if not self.stack:
+            return EMPTY_ROOT
+        digest = self.stack[-1][1]
+        for _, left in reversed(self.stack[:-1]):
+            digest = node_hash(left, digest)
+        return digest
+
+
+def root_from_leaf_hashes(hashes: Iterable[bytes]) -> bytes:
+    """The root of a whole tree in one pass with O(log n) memory (used to verify everything from scratch)."""
+    tree = IncrementalTree()
+    hashes = iter(hashes)
+    while batch := list(islice(hashes, 256)):
+        tree.extend(batch)
+    return tree.root()

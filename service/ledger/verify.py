@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 from sqlmodel import Session
 
 from service.accounts.models import Workspace
+from service.db import raw_list, raw_rfc3339_micro, raw_rfc3339_seconds
 from service.engagements.models import Engagement
 from service.evidence.models import Evidence
 from service.evidence.store import EvidenceStore
@@ -16,7 +17,6 @@ from service.ledger import service as ledger
 from service.ledger.leaf import is_plain_leaf, leaf_bytes
 from service.ledger.models import Checkpoint
 from service.ledger.report import Report
-from service.times import rfc3339_micro, rfc3339_seconds
 
 # Raw column values, without ORM type processing: verify reads every row there is, and parsing two datetimes
 # and two JSON lists per row only to format them back costs more than all the hashing. One streamed statement
@@ -31,70 +31,8 @@ _ROWS = text(
 _BATCH = 256
 
 
-def _node_hashes(digests: list[bytes]) -> list[bytes]:
-    """One level up: the parents of adjacent pairs."""
-    sha256 = hashlib.sha256
-    return [sha256(b"\x01" + left + right).digest() for left, right in zip(digests[::2], digests[1::2], strict=True)]
-
-
-class _Tree:
-    """Leaf hashes in, roots at chosen sizes out, in one pass with O(log n) memory: the stack holds the
-    perfect subtrees that make up the tree so far, largest first (RFC 9162 MTH)."""
-
-    def __init__(self) -> None:
-        self.size = 0
-        self.stack: list[tuple[int, bytes]] = []
-
-    def extend(self, digests: list[bytes]) -> None:
-        done = 0
-        while done < len(digests):
-            # The largest perfect subtree that starts at the current size (so is aligned to it) and fits,
-            # hashed a level at a time rather than a leaf at a time.
-            size = 1 << ((len(digests) - done).bit_length() - 1)
-            if self.size:
-                size = min(size, self.size & -self.size)
-            level = digests[done:done + size]
-            while len(level) > 1:
-                level = _node_hashes(level)
-            digest = level[0]
-            done += size
-            self.size += size
-            while self.stack and self.stack[-1][0] == size:
-                digest = merkle.node_hash(self.stack.pop()[1], digest)
-                size *= 2
-            self.stack.append((size, digest))
-
-    def root(self) -> bytes:
-        if not self.stack:
-            return merkle.EMPTY_ROOT
-        digest = self.stack[-1][1]
-        for _, left in reversed(self.stack[:-1]):
-            digest = merkle.node_hash(left, digest)
-        return digest
-
-
-# RFC 3339 from a raw column: SQLite keeps naive UTC text ("2026-01-05 09:30:00.000000"), PostgreSQL hands back
-# an aware datetime.
-def _seconds(value) -> str:
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:19]}Z"
-    return rfc3339_seconds(value)
-
-
-def _micro(value) -> str:
-    if isinstance(value, str):
-        return f"{value[:10]}T{value[11:19]}.{(value[20:26] or '0').ljust(6, '0')}Z"
-    return rfc3339_micro(value)
-
-
 # An empty JSON list column: SQLite hands back the text, PostgreSQL the parsed list.
 _EMPTY = ("[]", [])
-
-
-def _json_list(value) -> list:
-    if isinstance(value, str):
-        return [] if value == "[]" else json.loads(value)
-    return value
 
 
 def _which_fields(stored: bytes, expected: bytes) -> str:
@@ -116,7 +54,7 @@ def verify_engagement(session: Session, *, workspace: Workspace, engagement: Eng
     # Checkpoint sizes still ahead, smallest last.
     wanted = sorted({c.size for c in checkpoints}, reverse=True)
     roots: dict[int, bytes] = {}
-    tree = _Tree()
+    tree = merkle.IncrementalTree()
     sha256 = hashlib.sha256
     expected_idx = 0
     records = bytes_hashed = 0
@@ -136,12 +74,12 @@ def verify_engagement(session: Session, *, workspace: Workspace, engagement: Eng
                     bytes_hashed += len(body)
                     if sha256(body).hexdigest() != body_sha256:
                         report.problem(f"{where}, record {idx}", "the body does not hash to its body_sha256")
-                occurred, recorded = _seconds(occurred_at), _micro(recorded_at)
+                occurred, recorded = raw_rfc3339_seconds(occurred_at), raw_rfc3339_micro(recorded_at)
                 if not (attachments in _EMPTY and refs in _EMPTY
                         and is_plain_leaf(leaf, origin, idx, kind, occurred, recorded, actor, body_sha256)):
                     expected = leaf_bytes(origin=origin, index=idx, kind=kind, occurred_at=occurred,
                                           recorded_at=recorded, actor=actor, body_sha256=body_sha256,
-                                          attachments=_json_list(attachments), refs=_json_list(refs))
+                                          attachments=raw_list(attachments), refs=raw_list(refs))
                     if leaf != expected:
                         report.problem(f"{where}, record {idx}", "the leaf bytes disagree with the record on: "
                                        + _which_fields(leaf, expected))

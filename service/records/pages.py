@@ -4,10 +4,9 @@ import json
 import types
 import typing
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from itertools import groupby
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -15,26 +14,21 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from service.config import get_settings
-from service.deps import EngagementDep, FormDep, Id, PrincipalDep, SessionDep, WriterDep
-from service.engagements.panels import ledger_context, page_extras
+from service.deps import EngagementDep, FormDep, Id, PrincipalDep, SessionDep, StoreDep, WriterDep
+from service.engagements.context import Correction, engagement_page, render_page, timeline_filters
 from service.errors import DomainError
-from service.evidence.api import INLINE_TYPES
-from service.evidence.api import store as evidence_store
-from service.evidence.service import evidence_by_hash, register_evidence
+from service.evidence.service import INLINE_TYPES, register_evidence
 from service.evidence.upload import receive_upload
 from service.money import fmt_money, parse_hundredths
 from service.records.kinds import CORRECTIONS, KINDS, Body, Kind
 from service.records.models import RecordIn
 from service.records.service import (
     append_record,
-    decode_cursor,
     describe,
     get_record,
-    list_records,
-    ref_candidates,
 )
 from service.times import utcnow
-from service.web import form_datetime, form_int, is_htmx, redirect, render, templates
+from service.web import form_datetime, form_errors, form_int, is_htmx, redirect, templates
 
 router = APIRouter()
 
@@ -100,7 +94,6 @@ def kind_fields(kind: Kind) -> list[KindField]:
 
 
 KIND_FIELDS = {name: kind_fields(kind) for name, kind in KINDS.items()}
-FORM_KINDS = [k for k in KINDS.values() if not k.system and k.name not in CORRECTIONS]
 COMMON_FIELDS = ("summary", "details", "direction", "participants")
 
 
@@ -158,56 +151,6 @@ def _common_body(form: dict) -> dict:
     return body
 
 
-def _filters(request: Request) -> dict:
-    params = request.query_params
-    return {"kind": [k for k in params.getlist("kind") if k in KINDS], "q": params.get("q", "")[:200],
-            "from": params.get("from", ""), "to": params.get("to", "")}
-
-
-def _day(value: str, end: bool = False) -> datetime | None:
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d")
-    except ValueError:
-        return None
-    day = day.replace(tzinfo=UTC)
-    return day.replace(hour=23, minute=59, second=59) if end else day
-
-
-def _files(session, principal, items) -> dict:
-    return evidence_by_hash(session, workspace=principal.workspace,
-                            hashes=sorted({h for r in items for h in r.attachments}))
-
-
-def timeline_context(request: Request, session, principal, engagement, *, cursor: str | None = None) -> dict:
-    filters = _filters(request)
-    records, next_cursor = list_records(
-        session, engagement=engagement, kinds=filters["kind"], q=filters["q"],
-        occurred_from=_day(filters["from"]), occurred_to=_day(filters["to"], end=True), cursor=cursor, limit=50)
-    items = describe(session, engagement=engagement, records=records)
-    # A later page continues the day the previous page ended on, without repeating its heading.
-    previous_day = decode_cursor(cursor)[0].date() if cursor else None
-    days = [(day, list(group)) for day, group in groupby(items, key=lambda r: r.occurred_at.date())]
-    context = {"engagement": engagement, "days": days, "previous_day": previous_day,
-               "files": _files(session, principal, items), "next_cursor": next_cursor, "filters": filters}
-    context.update(record_form_context(session, engagement, request.query_params.get("add", "call"), {}, {}))
-    return context
-
-
-def engagement_page_context(request: Request, session, principal, engagement, **extra) -> dict:
-    """Everything the whole engagement page shows: the timeline, the ledger panel and the chart."""
-    return {**timeline_context(request, session, principal, engagement),
-            **page_extras(session, principal, engagement), **extra}
-
-
-def record_form_context(session, engagement, kind: str, form: dict, errors: dict) -> dict:
-    kind = kind if kind in KINDS and not KINDS[kind].system and kind not in CORRECTIONS else "call"
-    spec = KINDS[kind]
-    candidates = (ref_candidates(session, engagement=engagement, kinds=spec.ref_kinds)
-                  if spec.ref_kinds else [])
-    return {"form": {"kind": kind, **form}, "errors": errors, "form_kinds": FORM_KINDS,
-            "kind_fields": KIND_FIELDS[kind], "ref_candidates": candidates, "ref_kind": spec}
-
-
 def _kind_body(kind: str, form: dict, errors: dict) -> dict:
     """The kind's own fields from the form, typed; what does not parse goes to `errors` under its field name."""
     body: dict = {}
@@ -249,13 +192,12 @@ def _kind_body(kind: str, form: dict, errors: dict) -> dict:
     return body
 
 
-def _error_field(loc: tuple, kind: str) -> str:
-    """A validation error's location as the form field that shows it."""
-    key = str(loc[-1]) if loc else "kind"
-    for f in KIND_FIELDS.get(kind, []):
-        if f.key == key:
-            return f.name
-    return key
+def _form_field(kind: str):
+    """An error's field (`body.amount_minor`, `body.body.due_on`) as the form field of `kind` that shows it."""
+    def name(field: str) -> str:
+        key = field.rsplit(".", 1)[-1]
+        return next((f.name for f in KIND_FIELDS.get(kind, []) if f.key == key), key)
+    return name
 
 
 async def _attachments(request: Request) -> list[str]:
@@ -289,11 +231,8 @@ def add_record(request: Request, engagement: EngagementDep, principal: WriterDep
             data = RecordIn(kind=kind, occurred_at=occurred_at, body=body, refs=refs, attachments=attachments)
             append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
                           data=data)
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(_error_field(e["loc"], kind), e["msg"].removeprefix("Value error, "))
-        except DomainError as exc:
-            errors[_error_field(tuple((exc.field or "kind").split(".")), kind)] = exc.message
+        except (ValidationError, DomainError) as exc:
+            errors = form_errors(exc, default="kind", rename=_form_field(kind))
     if errors:
         return _page_with_form(request, session, principal, engagement, form, attachments, errors,
                                block="record_form", status_code=422)
@@ -304,16 +243,15 @@ def _page_with_form(request, session, principal, engagement, form: dict, attachm
                     errors: dict | None = None, *, block: str | None = None, status_code: int = 200):
     """The engagement page with the quick-add form holding what was typed and attached (for htmx, the form's
     `block` alone)."""
-    context = ({"engagement": engagement} if block and is_htmx(request)
-               else engagement_page_context(request, session, principal, engagement))
-    context.update(record_form_context(session, engagement, form.get("kind", ""), form, errors or {}))
-    context["form"]["attachments"] = attachments
-    context["form_files"] = evidence_by_hash(session, workspace=principal.workspace, hashes=attachments)
-    return render(request, "engagements/detail.html", context, block=block, status_code=status_code)
+    whole = not (block and is_htmx(request))
+    page = engagement_page(session, principal.workspace, engagement, whole=whole, form=form, errors=errors,
+                           attachments=attachments, timeline=timeline_filters(request.query_params) if whole else None)
+    return render_page(request, page, block=block, status_code=status_code)
 
 
 @router.post("/engagements/{engagement_id}/records/attach")
-async def attach_file(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep):
+async def attach_file(request: Request, engagement: EngagementDep, principal: WriterDep, session: SessionDep,
+                      store: StoreDep):
     """Attaching a file without JavaScript: the quick-add form's Upload button sends the whole form as
     multipart here; the file streams into the evidence store through the API's own upload code, and the page
     comes back with the form as it was plus the file attached. (With JavaScript, app.js uploads each file to
@@ -322,7 +260,7 @@ async def attach_file(request: Request, engagement: EngagementDep, principal: Wr
     # slow upload streams in.
     await run_in_threadpool(session.commit)
     try:
-        upload = await receive_upload(request, evidence_store(), get_settings().max_upload_bytes)
+        upload = await receive_upload(request, store, get_settings().max_upload_bytes)
     except DomainError as exc:
         # The stream is spent, and with it what was typed; say what went wrong where files are attached.
         return await run_in_threadpool(_page_with_form, request, session, principal, engagement, {}, [],
@@ -352,20 +290,9 @@ def record_fields(request: Request, engagement: EngagementDep, principal: Writer
     """The quick-add form's fields for one kind: for htmx, the `kind_fields` block; without JavaScript, the
     page with the form switched to that kind (the form's "Show fields" button comes here)."""
     if is_htmx(request):
-        context = {"engagement": engagement, **record_form_context(session, engagement, kind, {}, {})}
-        return render(request, "engagements/detail.html", context, block="kind_fields")
+        page = engagement_page(session, principal.workspace, engagement, add=kind)
+        return render_page(request, page, block="kind_fields")
     return redirect(request, f"/engagements/{engagement.id}?add={kind}#record_form")
-
-
-def _record_context(session, principal, engagement, index: int, **extra) -> dict:
-    record = describe(session, engagement=engagement,
-                      records=[get_record(session, engagement=engagement, index=index)])[0]
-    return {"engagement": engagement, "r": record, "files": _files(session, principal, [record]), **extra}
-
-
-def _editing(index: int, form: dict | None = None, errors: dict | None = None, which: str = "") -> dict:
-    """The amend and retract forms open on record `index`; `which` of them holds `form` and its `errors`."""
-    return {"correction": {"index": index, "form": form or {}, "errors": errors or {}, "open": which}}
 
 
 def _timeline_at(engagement, record) -> str:
@@ -395,24 +322,18 @@ def _correct(request, session, principal, engagement, index: int, form: dict, wh
         try:
             append_record(session, workspace=principal.workspace, engagement=engagement, actor=principal.actor,
                           data=RecordIn(kind=which, occurred_at=utcnow(), body=body, refs=[index]))
-        except ValidationError as exc:
-            for e in exc.errors():
-                errors.setdefault(_error_field(e["loc"], target.kind) if e["loc"] else "reason",
-                                  e["msg"].removeprefix("Value error, "))
-        except DomainError as exc:
-            # An amended body that does not fit its kind comes back as `body.body.<field>: message (...)`.
-            field = _error_field(tuple((exc.field or "reason").split(".")), target.kind)
-            errors[field] = exc.message.split(": ", 1)[-1] if exc.field and exc.field.startswith("body.body.") \
-                else exc.message
+        except (ValidationError, DomainError) as exc:
+            # An amended body that does not fit its kind names `body.body.<field>`: shown beside that field.
+            errors = form_errors(exc, default="reason", rename=_form_field(target.kind))
     if errors:
-        context = _record_context(session, principal, engagement, index, **_editing(index, form, errors, which))
+        page = engagement_page(session, principal.workspace, engagement, record=index,
+                               correction=Correction(index, form, errors, which))
         # Without JavaScript: the record's own page again, with the form and its errors.
-        return render(request, "engagements/record.html", context, block="record", status_code=422)
+        return render_page(request, page, block="record", status_code=422, template="engagements/record.html")
     if is_htmx(request):
         # The record, and the ledger panel out of band: the correction grew the ledger and moved its root.
-        context = {"oob": True, **_record_context(session, principal, engagement, index),
-                   **ledger_context(session, principal, engagement)}
-        return render(request, "engagements/detail.html", context, block=["record", "ledger"])
+        page = engagement_page(session, principal.workspace, engagement, record=index, ledger_panel=True, oob=True)
+        return render_page(request, page, block=["record", "ledger"])
     return redirect(request, _timeline_at(engagement, target_row))
 
 
@@ -433,8 +354,8 @@ def correct_page(request: Request, index: Id, engagement: EngagementDep, princip
                  session: SessionDep):
     """The amend and retract forms of one record: fetched when asked for (htmx swaps them into the record),
     not rendered for every record on every page; without JavaScript, a page of their own."""
-    context = _record_context(session, principal, engagement, index, **_editing(index))
-    return render(request, "engagements/record.html", context, block="record")
+    page = engagement_page(session, principal.workspace, engagement, record=index, correction=Correction(index))
+    return render_page(request, page, block="record", template="engagements/record.html")
 
 
 @router.get("/engagements/{engagement_id}/records/{index}")
@@ -442,6 +363,6 @@ def record_page(request: Request, index: Id, engagement: EngagementDep, principa
                 session: SessionDep):
     """One record (htmx: its block, as the amend form's Cancel asks); a plain visit goes to it on the timeline."""
     if is_htmx(request):
-        context = _record_context(session, principal, engagement, index)
-        return render(request, "engagements/detail.html", context, block="record")
+        page = engagement_page(session, principal.workspace, engagement, record=index)
+        return render_page(request, page, block="record")
     return redirect(request, _timeline_at(engagement, get_record(session, engagement=engagement, index=index)))

@@ -9,8 +9,27 @@ from hypothesis import strategies as st
 from service.ledger import merkle
 
 
-def build(size: int) -> merkle.MemoryNodes:
-    store = merkle.MemoryNodes()
+class MemoryNodes:
+    """An in-memory node store with the same one-fetch interface as the database."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[merkle.Key, bytes] = {}
+        self.size = 0
+        self.root = merkle.EMPTY_ROOT
+        self.fetches: list[list[merkle.Key]] = []
+
+    def fetch(self, keys: list[merkle.Key]) -> dict[merkle.Key, bytes]:
+        self.fetches.append(list(keys))
+        return {key: self.nodes[key] for key in keys if key in self.nodes}
+
+    def append(self, leaf: bytes) -> None:
+        new, self.root = merkle.append(self.size, merkle.leaf_hash(leaf), self.fetch)
+        self.nodes.update({(level, idx): digest for level, idx, digest in new})
+        self.size += 1
+
+
+def build(size: int) -> MemoryNodes:
+    store = MemoryNodes()
     for i in range(size):
         store.append(f"leaf {i}".encode())
     return store
@@ -35,7 +54,7 @@ def flip(proof: list[bytes], position: int, bit: int) -> list[bytes]:
 
 
 def test_roots_match_the_definition_at_every_size():
-    store = merkle.MemoryNodes()
+    store = MemoryNodes()
     leaves = []
     assert store.root == merkle.EMPTY_ROOT
     for i in range(70):
@@ -76,7 +95,7 @@ def test_every_proof_verifies_and_any_flipped_bit_fails(data):
 
 def test_a_proof_is_one_fetch_of_log_n_nodes_even_at_a_million_leaves():
     size = 1_000_000
-    store = merkle.MemoryNodes()
+    store = MemoryNodes()
     # Only the nodes a fetch asks for matter; fill them lazily from a deterministic rule.
     store.fetch = lambda keys: (store.fetches.append(list(keys)) or
                                 {k: hashlib.sha256(repr(k).encode()).digest() for k in keys})
@@ -128,3 +147,15 @@ def test_leaf_bytes_are_exactly_jcs(origin, kind, actor, attachments, refs, inde
     plain = dict(fields, origin="docket.localhost/acme/1", kind="call", actor="user:1", attachments=["cd" * 32])
     assert leaf_bytes(**plain) == rfc8785.dumps({**{k: v for k, v in plain.items() if k != "origin"},
                                                  "log": plain["origin"], "v": 1})
+
+
+@pytest.mark.parametrize("step", [1, 3, 5, 64, 100])
+def test_the_incremental_tree_gives_the_rfc9162_root_at_every_size(step):
+    leaves = [f"leaf {i}".encode() for i in range(100)]
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    tree = merkle.IncrementalTree()
+    assert tree.root() == merkle.EMPTY_ROOT
+    for start in range(0, 100, step):
+        for size in range(start + 1, min(start + step, 100) + 1):
+            tree.extend(hashes[tree.size:size])
+            assert tree.root() == reference_root(leaves[:size])

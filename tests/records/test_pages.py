@@ -363,3 +363,13 @@ def test_the_form_clears_awaits_reply_and_records_meetings_set(browser_session, 
     html = browser_session.get(f"/engagements/{engagement.id}").text
     assert "<dt>Awaits the client&#39;s reply</dt><dd>no</dd>" in html
     assert "<dt>Meetings set for the client</dt><dd>4</dd>" in html
+
+
+def test_a_refused_reference_is_shown_beside_its_field_without_repeating_the_field(browser_session, session, owner,
+                                                                                 engagement):
+    call = factories.append(session, member=owner, engagement=engagement)
+    response = add(browser_session, engagement, headers=HX, kind="payment_received", amount="10", currency="GBP",
+                   refs=str(call.idx))
+    assert response.status_code == 422
+    error = re.search(r'id="refs-error">([^<]*)<', response.text).group(1)
+    assert error.startswith(f"record {call.idx} is a call") and "refs:" not in response.text
