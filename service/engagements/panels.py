@@ -5,6 +5,7 @@ need them."""
 from service.clients.service import get_client
 from service.facts.service import current_status
 from service.ledger import service as ledger
+from service.records.kinds import CHARTED_FAMILIES
 from service.records.service import weekly_activity
 
 
@@ -22,7 +23,7 @@ def page_extras(session, principal, engagement) -> dict:
             "chart": activity_chart(weekly_activity(session, engagement=engagement))}
 
 
-CHART_FAMILIES = ("interaction", "work", "money", "contract")
+CHART_FAMILIES = CHARTED_FAMILIES
 CHART_WEEKS = 104  # two years at most: wider than that and a week's bar is thinner than a pixel on a phone
 BAR, GAP, HEIGHT = 10, 2, 80
 
