@@ -196,6 +196,35 @@ class BundleExported(Body):
     recipient: ShortText | None = None
 
 
+class LetterType(StrEnum):
+    letter_before_claim = "letter before claim"
+    debt_claim_pack = "letter before claim with the debt claims information sheet"
+    eu_late_payment_demand = "late payment demand (EU)"
+    freelance_demand = "Freelance Isn't Free Act demand"
+    commission_demand = "unpaid commission demand (Labor Law 191-c)"
+    notice_of_termination = "notice of termination"
+    data_preservation_request = "request to preserve and return data"
+    other = "other letter"
+
+
+class SendMethod(StrEnum):
+    email = "email"
+    post = "post"
+    recorded_delivery = "recorded or certified post"
+    by_hand = "by hand"
+    courier = "courier"
+    other = "other"
+
+
+class LetterSent(Body):
+    """A letter as it was sent; the letter itself is the record's attachment."""
+
+    letter: LetterType
+    recipient: ShortText
+    method: SendMethod
+    reply_by: Day | None = Field(default=None, description="the day the letter asks for a reply by")
+
+
 class KindName(StrEnum):
     """Every record kind's name, for code: a typo is an AttributeError, not a silent mismatch."""
 
@@ -220,6 +249,7 @@ class KindName(StrEnum):
     access_revoked = "access_revoked"
     engagement_ended = "engagement_ended"
     dispute_step = "dispute_step"
+    letter_sent = "letter_sent"
     commitment = "commitment"
     commitment_kept = "commitment_kept"
     commitment_broken = "commitment_broken"
@@ -422,6 +452,11 @@ _ALL = [
     Kind(KindName.engagement_ended, "Engagement ended", Family.contract, EngagementEnded, icon="flag",
          status=Status.ended),
     Kind(KindName.dispute_step, "Dispute step", Family.dispute, DisputeStep, icon="flag"),
+    Kind(KindName.letter_sent, "Letter sent", Family.dispute, LetterSent, icon="mail",
+         summary="{label}: {body[letter]} to {body[recipient]}",
+         chronology=("letter", "recipient", "method", "reply_by"),
+         search=("letter", "recipient"), labels={"method": "Sent by", "reply_by": "Reply due by"},
+         defaults={"method": SendMethod.post}, min_attachments=1, default_direction=Direction.outbound),
     Kind(KindName.commitment, "Commitment", Family.contract, Commitment, search=("promise",),
          timeline=("due_on", "promised_by", "promise")),
     Kind(KindName.commitment_kept, "Commitment kept", Family.contract, Body, summary="{label} (record {ref})",

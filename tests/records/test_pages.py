@@ -363,3 +363,21 @@ def test_the_form_clears_awaits_reply_and_records_meetings_set(browser_session, 
     html = browser_session.get(f"/engagements/{engagement.id}").text
     assert "<dt>Awaits the client&#39;s reply</dt><dd>no</dd>" in html
     assert "<dt>Meetings set for the client</dt><dd>4</dd>" in html
+
+
+def test_a_letter_sent_through_the_quick_add_form(browser_session, session, engagement):
+    fields = browser_session.get(f"/engagements/{engagement.id}/records/fields?kind=letter_sent", headers=HX).text
+    assert "<legend>Letter sent</legend>" in fields and '<option value="post" selected>' in fields
+    assert '<option value="letter before claim">letter before claim</option>' in fields
+    typed = {"kind": "letter_sent", "summary": "", "letter": "letter before claim", "recipient": "Tom Reed",
+             "method": "recorded or certified post", "reply_by": "2026-02-16"}
+    unattached = add(browser_session, engagement, headers=HX, **typed)
+    assert unattached.status_code == 422
+    assert 'id="attachments-error"' in unattached.text and "needs its file attached" in unattached.text
+    sha = upload(browser_session, b"%PDF-1.4 letter before claim", "LBC.pdf")
+    response = add(browser_session, engagement, attachments=sha, **typed)
+    assert response.status_code == 303, response.text
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    assert "Letter sent: letter before claim to Tom Reed" in html and "LBC.pdf" in html
+    assert "<dt>Sent by</dt><dd>recorded or certified post</dd>" in html and "<dt>Reply due by</dt>" in html
+    assert 'class="record current family-dispute"' in html

@@ -83,3 +83,41 @@ def test_append_still_refuses_what_a_kind_does_not_allow(session, member, engage
     with pytest.raises(Invalid, match="payment_received needs exactly 1 refs"):
         add(session, member, engagement, "payment_received", amount_minor=1, currency="GBP",
             occurred_at=datetime(2026, 2, 3, tzinfo=UTC))
+
+
+def test_a_letter_sent_is_one_entry_of_the_registry(session, member, engagement):
+    """issue 14's `letter_sent`: declared in records/kinds.py alone, and every part of Docket knows it."""
+    from service.bundles.chronology import _row
+    from service.bundles.derive import Entry
+    from service.records.kinds import KINDS, Family
+    from service.records.pages import KIND_FIELDS, record_facts
+    from tests.bundles.helpers import store_file
+
+    letter = {"letter": "letter before claim", "recipient": "Tom Reed, Halden Analytics Ltd", "method": "post",
+              "reply_by": "2026-07-15"}
+    with pytest.raises(Invalid, match="a letter sent record needs its file attached"):
+        add(session, member, engagement, "letter_sent", summary=None, **letter)
+    pdf = store_file(session, member=member, content=b"%PDF-1.4 letter", filename="Letter before claim.pdf")
+    sent = factories.append(session, member=member, engagement=engagement, kind="letter_sent", attachments=[pdf],
+                            summary=None, **letter)
+    body = json.loads(sent.body)
+    assert body["summary"] == "Letter sent: letter before claim to Tom Reed, Halden Analytics Ltd"
+    assert body["direction"] == "out"
+    assert search(session, engagement, "halden analytics") == [sent.idx]
+    assert engagement.status == Status.active
+    kind = KINDS["letter_sent"]
+    assert (kind.family, kind.icon, kind.label) == (Family.dispute, "mail", "Letter sent")
+    assert record_facts("letter_sent", body, "GBP") == [
+        ("Letter", "letter before claim"), ("Recipient", "Tom Reed, Halden Analytics Ltd"), ("Sent by", "post"),
+        ("Reply due by", "2026-07-15")]
+    fields = {f.key: f for f in KIND_FIELDS["letter_sent"]}
+    assert fields["letter"].control == "select" and "request to preserve and return data" in fields["letter"].options
+    assert (fields["method"].label, fields["method"].default) == ("Sent by", "post")
+    assert fields["reply_by"].control == "date" and not fields["reply_by"].required
+    entry = Entry(index=sent.idx, kind="letter_sent", occurred_at=sent.occurred_at, recorded_at=sent.recorded_at,
+                  actor=sent.actor, leaf=sent.leaf, body=sent.body, attachments=sent.attachments, refs=[],
+                  body_sha256=sent.body_sha256, data=body)
+    row = _row(entry, {}, {})
+    assert row.family == "contract" and row.notes == [
+        "Letter: letter before claim", "Recipient: Tom Reed, Halden Analytics Ltd", "Sent by: post",
+        "Reply due by: 2026-07-15"]
