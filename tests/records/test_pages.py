@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from service.evidence.service import register_evidence
+from service.records.kinds import KINDS
 from service.records.models import Record
 from service.records.service import get_record
 from tests import factories
@@ -381,3 +382,11 @@ def test_a_letter_sent_through_the_quick_add_form(browser_session, session, enga
     assert "Letter sent: letter before claim to Tom Reed" in html and "LBC.pdf" in html
     assert "<dt>Sent by</dt><dd>recorded or certified post</dd>" in html and "<dt>Reply due by</dt>" in html
     assert 'class="record current family-dispute"' in html
+
+
+def test_the_kind_filter_groups_kinds_by_family(browser_session, engagement):
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    groups = re.search(r'<form class="filters.*?</form>', html, re.S).group(0)
+    assert '<optgroup label="Scheduling"><option value="meeting_scheduled">Meeting scheduled</option>' in groups
+    assert '<optgroup label="Dispute"><option value="dispute_step">Dispute step</option>' in groups
+    assert groups.count("<option value=") == len(KINDS) + 1  # and "All kinds"
