@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from service.errors import DomainError
 from service.fields import utc_in_range
 from service.money import fmt_money
-from service.records.kinds import KINDS
+from service.records.kinds import FAMILIES, KINDS
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 HTMX = "htmx-2.0.11.min.js"
@@ -76,7 +76,7 @@ def _filesize(size: int) -> str:
 
 templates.env.filters.update(money=fmt_money, when=_when, filesize=_filesize,
                              pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
-templates.env.globals.update(KINDS=KINDS, HTMX=HTMX)
+templates.env.globals.update(KINDS=KINDS, FAMILIES=FAMILIES, HTMX=HTMX)
 
 
 def redirect(request: Request, url: str) -> Response:

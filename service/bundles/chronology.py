@@ -12,11 +12,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from service.bundles.derive import Entry, View
 from service.money import fmt_money
-from service.records.kinds import KINDS
+from service.records.kinds import CORRECTIONS, KINDS, Family, KindName
 from service.times import rfc3339_seconds
 
 # Contemporaneous records weigh more, so the chronology shows both times where they differ by more (DESIGN §3.2).
 LATE = timedelta(days=1)
+# The families as bundle v2 prints them in its row classes, from before scheduling and disputes were families of
+# their own: a sealed chronology must render again to the same bytes.
+V2_FAMILY = {Family.scheduling: Family.interaction, Family.dispute: Family.contract}
 CSV_COLUMNS = ("index", "exhibits", "kind", "occurred_at", "recorded_at", "recorded_late", "status", "summary",
                "details", "direction", "participants", "amount", "refs", "notes", "actor", "body_sha256")
 
@@ -94,9 +97,9 @@ def _row(entry: Entry, by_index: dict[int, Entry], exhibits: dict) -> Row:
     current = current or {}
     kind = KINDS.get(entry.kind)
     notes = []
-    if entry.kind in ("amendment", "retraction") and entry.refs:
+    if entry.kind in CORRECTIONS and entry.refs:
         target = by_index.get(entry.refs[0])
-        what = f"{'Amends' if entry.kind == 'amendment' else 'Retracts'} record {entry.refs[0]}"
+        what = f"{'Amends' if entry.kind == KindName.amendment else 'Retracts'} record {entry.refs[0]}"
         notes.append(what + (f" ({_text((target.data or {}).get('summary'))})" if target else ""))
     else:
         for ref in entry.refs:
@@ -110,6 +113,8 @@ def _row(entry: Entry, by_index: dict[int, Entry], exhibits: dict) -> Row:
         retraction = by_index.get(entry.retracted_by)
         reason = _text((retraction.data or {}).get("reason")) if retraction else ""
         notes.append(f"Retracted by record {entry.retracted_by}: {reason}")
+    if kind is not None:
+        notes.extend(f"{label}: {value}" for label, value in kind.shown(kind.chronology, current))
     if body is None:
         notes.append("Body redacted: only its hash remains in the ledger")
     amount = ""
@@ -117,7 +122,8 @@ def _row(entry: Entry, by_index: dict[int, Entry], exhibits: dict) -> Row:
         amount = fmt_money(current["amount_minor"], current.get("currency"))
     return Row(
         index=entry.index, kind=entry.kind, label=kind.label if kind else entry.kind,
-        family=kind.family if kind else "", occurred_at=entry.occurred_at, recorded_at=entry.recorded_at,
+        family=V2_FAMILY.get(kind.family, kind.family) if kind else "", occurred_at=entry.occurred_at,
+        recorded_at=entry.recorded_at,
         late=abs(entry.recorded_at - entry.occurred_at) > LATE, status=entry.status,
         summary=_text(current.get("summary")), details=_text(current.get("details")),
         direction=_text(current.get("direction")), participants=[_text(p) for p in _list(current.get("participants"))],

@@ -14,6 +14,7 @@ from service.engagements.models import EngagementCreate
 from service.engagements.service import create_engagement
 from service.evidence.service import register_evidence
 from service.evidence.store import evidence_store
+from service.records.kinds import KindName
 from service.records.models import RecordCreate
 from service.records.service import append_record
 
@@ -61,17 +62,17 @@ def load_demo(session: Session) -> Workspace:
                           media_type="application/pdf", filename=filename)
         return sha256
 
-    def add(kind: str, when: datetime, refs: list[int] | None = None, attachments: list[str] | None = None,
+    def add(kind: KindName, when: datetime, refs: list[int] | None = None, attachments: list[str] | None = None,
             **body) -> int:
         record = append_record(session, workspace=workspace, engagement=engagement, actor=actor, data=RecordCreate(
             kind=kind, occurred_at=when, body=body, refs=refs or [], attachments=attachments or []))
         return record.idx
 
     team = ["Tom Reed (CEO)", "Priya Shah (Head of Sales)"]
-    add("meeting", _at(start, 0, 9, 30), summary="Kick-off: ideal customer profile, target list, weekly cadence",
+    add(KindName.meeting, _at(start, 0, 9, 30), summary="Kick-off: ideal customer profile, target list, weekly cadence",
         participants=team, duration_minutes=90, location="Halden office, Leeds", direction="internal")
-    add("email", _at(start, 1, 16), direction="out", subject="Kick-off notes and 30-day plan", awaits_reply=False,
-        summary="Sent kick-off notes and the 30-day outreach plan", participants=["Priya Shah"])
+    add(KindName.email, _at(start, 1, 16), direction="out", subject="Kick-off notes and 30-day plan",
+        awaits_reply=False, summary="Sent kick-off notes and the 30-day outreach plan", participants=["Priya Shah"])
     leads = ["Brightwater Logistics", "Calder Foods", "Pennine Health Group", "Ashford Retail", "Kestrel Insurance",
              "Morland Engineering", "Tyne Valley Energy"]
     for week in range(21):
@@ -86,73 +87,74 @@ def load_demo(session: Session) -> Workspace:
             "Pipeline notes and next steps are in the CRM under 'BD - Sam'.",
         ])
         report = attach(f"pipeline-report-week-{week + 1:02d}.pdf", pdf)
-        add("report_sent", _at(start, day, 17), attachments=[report], participants=team, meetings_set=meetings,
+        add(KindName.report_sent, _at(start, day, 17), attachments=[report], participants=team, meetings_set=meetings,
             summary=f"Weekly pipeline report, week {week + 1}: {meetings} qualified meetings booked",
             period_from=(start + timedelta(days=day - 4)).isoformat(),
             period_to=(start + timedelta(days=day)).isoformat())
         if week % 3 == 2 and leads:
-            add("lead_handed_over", _at(start, day + 1, 11), lead_name=leads.pop(0),
+            add(KindName.lead_handed_over, _at(start, day + 1, 11), lead_name=leads.pop(0),
                 summary="Qualified lead handed over to Priya with call notes", company="see report")
-    add("email", _at(start, 40, 10, 5), direction="in", participants=["Priya Shah"],
+    add(KindName.email, _at(start, 40, 10, 5), direction="in", participants=["Priya Shah"],
         summary="Priya: 'Great start, the Calder Foods meeting went really well'")
 
-    scheduled = add("meeting_scheduled", _at(start, 45, 15), meeting_at=_at(start, 47, 10).isoformat(),
+    scheduled = add(KindName.meeting_scheduled, _at(start, 45, 15), meeting_at=_at(start, 47, 10).isoformat(),
                     summary="Pipeline review with Tom Reed booked for Wednesday 10:00", participants=["Tom Reed"])
-    add("meeting_cancelled", _at(start, 47, 8, 40), refs=[scheduled], meeting_at=_at(start, 47, 10).isoformat(),
+    add(KindName.meeting_cancelled, _at(start, 47, 8, 40), refs=[scheduled], meeting_at=_at(start, 47, 10).isoformat(),
         cancelled_by="client", summary="Tom cancelled the pipeline review 80 minutes before it was due",
         reason="'Something came up'")
-    scheduled = add("meeting_scheduled", _at(start, 60, 12), meeting_at=_at(start, 62, 14).isoformat(),
+    scheduled = add(KindName.meeting_scheduled, _at(start, 60, 12), meeting_at=_at(start, 62, 14).isoformat(),
                     summary="Rescheduled pipeline review with Tom Reed", participants=["Tom Reed"])
-    add("no_show", _at(start, 62, 14, 20), refs=[scheduled], meeting_at=_at(start, 62, 14).isoformat(),
+    add(KindName.no_show, _at(start, 62, 14, 20), refs=[scheduled], meeting_at=_at(start, 62, 14).isoformat(),
         party="client", summary="Tom did not join the rescheduled review; waited 20 minutes")
     for day, hour in ((64, 9), (66, 11), (69, 16)):
-        add("call", _at(start, day, hour), direction="out", participants=["Tom Reed"], outcome="no answer",
+        add(KindName.call, _at(start, day, hour), direction="out", participants=["Tom Reed"], outcome="no answer",
             summary="Called Tom to rebook the pipeline review; no answer, left voicemail")
 
-    add("email", _at(start, 58, 23, 10), direction="in", participants=["Tom Reed"], subject="Forecast",
+    add(KindName.email, _at(start, 58, 23, 10), direction="in", participants=["Tom Reed"], subject="Forecast",
         summary="Tom, late on a Saturday night: 'Need the Q2 forecast numbers on my desk by 8am Monday'")
-    promise = add("commitment", _at(start, 52, 11), promised_by="client", participants=["Tom Reed"],
+    promise = add(KindName.commitment, _at(start, 52, 11), promised_by="client", participants=["Tom Reed"],
                   promise="Sign the 12-month renewal once the Q2 board has met", due_on=(start + timedelta(days=100))
                   .isoformat(), summary="Tom on a call: the renewal will be signed after the Q2 board meeting")
     proposal = attach("renewal-proposal.pdf", text_pdf("Renewal proposal", [
         "Twelve months from the end of the current term, same day rate, same deliverables.",
         "Eight qualified meetings a month; weekly pipeline report."]))
     for n, day in enumerate((80, 87, 94)):
-        add("email", _at(start, day, 9, 30), direction="out", attachments=[proposal], participants=["Tom Reed"],
+        add(KindName.email, _at(start, day, 9, 30), direction="out", attachments=[proposal], participants=["Tom Reed"],
             subject="Renewal proposal", summary="Sent the renewal proposal " + ("again, no reply to the last one"
                                                                                if n else "Tom asked for"))
-    add("commitment_broken", _at(start, 104, 12), refs=[promise], direction="internal",
+    add(KindName.commitment_broken, _at(start, 104, 12), refs=[promise], direction="internal",
         summary="The Q2 board met on Tuesday; no renewal signed and no word from Tom")
 
     invoices = []
     for number, (day, days_billed, paid_day) in enumerate(((30, 20, 44), (60, 20, 76), (91, 21, 112)), start=1):
         amount = days_billed * 45000
-        idx = add("invoice_issued", _at(start, day, 9), invoice_number=f"SO-2026-{number:03d}", amount_minor=amount,
-                  currency="GBP", summary=f"Invoice SO-2026-{number:03d}: {days_billed} days at £450")
+        idx = add(KindName.invoice_issued, _at(start, day, 9), invoice_number=f"SO-2026-{number:03d}",
+                  amount_minor=amount, currency="GBP",
+                  summary=f"Invoice SO-2026-{number:03d}: {days_billed} days at £450")
         invoices.append(idx)
-        add("payment_received", _at(start, paid_day, 12), refs=[idx], amount_minor=amount, currency="GBP",
+        add(KindName.payment_received, _at(start, paid_day, 12), refs=[idx], amount_minor=amount, currency="GBP",
             method="bank transfer", summary=f"Payment for SO-2026-{number:03d} received")
 
-    notice = add("notice_given", _at(start, 118, 15, 30), given_by="client", form="oral", direction="in",
+    notice = add(KindName.notice_given, _at(start, 118, 15, 30), given_by="client", form="oral", direction="in",
                  participants=["Tom Reed"], summary="Tom ended the engagement on a phone call: 'we are going another "
                  "way'. No written notice.")
-    add("email", _at(start, 118, 17), direction="out", refs=[notice], participants=["Tom Reed"],
+    add(KindName.email, _at(start, 118, 17), direction="out", refs=[notice], participants=["Tom Reed"],
         subject="Confirming our call today", summary="Asked for written notice as the contract requires and set out "
         "the 30-day notice period and handover")
-    add("access_revoked", _at(start, 123, 8, 15), system="HubSpot CRM", revoked_by="client",
+    add(KindName.access_revoked, _at(start, 123, 8, 15), system="HubSpot CRM", revoked_by="client",
         summary="CRM login disabled without warning, 25 days before the notice period ends")
-    add("email", _at(start, 123, 9), direction="out", participants=["Priya Shah"],
+    add(KindName.email, _at(start, 123, 9), direction="out", participants=["Priya Shah"],
         summary="Asked for CRM access back to complete the handover; no reply")
     handover = attach("handover-pack.pdf", text_pdf("Handover pack", [
         "Open opportunities: 14; meetings booked in the next 30 days: 5",
         "Account notes for every lead handed over since kick-off",
         "Prepared from my own records after CRM access was removed."]))
-    add("deliverable_delivered", _at(start, 126, 16), attachments=[handover], participants=team,
+    add(KindName.deliverable_delivered, _at(start, 126, 16), attachments=[handover], participants=team,
         deliverable="Handover pack", summary="Sent the handover pack compiled from my own records")
-    final = add("invoice_issued", _at(start, 130, 9), invoice_number="SO-2026-004", amount_minor=25 * 45000,
+    final = add(KindName.invoice_issued, _at(start, 130, 9), invoice_number="SO-2026-004", amount_minor=25 * 45000,
                 currency="GBP", summary="Final invoice SO-2026-004: 25 days (work to the end of the notice period)")
-    add("email", _at(start, 146, 10, 12), direction="in", participants=["Tom Reed"], refs=[final],
+    add(KindName.email, _at(start, 146, 10, 12), direction="in", participants=["Tom Reed"], refs=[final],
         summary="Tom: 'We will not pay. You delivered no leads, meetings or market intelligence.'")
-    add("payment_refused", _at(start, 146, 10, 12), refs=[final],
+    add(KindName.payment_refused, _at(start, 146, 10, 12), refs=[final],
         reason="Client says nothing was delivered", summary="Payment of the final invoice refused")
     return workspace

@@ -25,7 +25,7 @@ from service.ledger import service as ledger
 from service.ledger.models import Checkpoint
 from service.ledger.receipts import ShareReceipt
 from service.ledger.report import Report
-from service.records.kinds import CORRECTIONS, KINDS
+from service.records.kinds import CHARTED_FAMILIES, CORRECTIONS, KINDS
 from service.records.models import RecordPublic
 from service.records.service import (
     decode_cursor,
@@ -180,7 +180,7 @@ def facts_by_engagement(session: Session, principal: Principal, engagements: lis
             for e, _ in engagements}
 
 
-CHART_FAMILIES = ("interaction", "work", "money", "contract")
+CHART_FAMILIES = CHARTED_FAMILIES
 CHART_WEEKS = 104  # two years at most: wider than that and a week's bar is thinner than a pixel on a phone
 BAR, GAP, HEIGHT = 10, 2, 80
 

@@ -8,6 +8,7 @@ from service.clients.service import get_client
 from service.engagements.models import Engagement, EngagementCreate, EngagementPublic, Status
 from service.errors import NotFound
 from service.ledger import service as ledger
+from service.records.kinds import KindName
 from service.records.models import RecordCreate
 from service.records.service import append_record
 
@@ -20,11 +21,10 @@ def create_engagement(session: Session, *, workspace: Workspace, actor: str, dat
     session.add(engagement)
     session.flush()
     opened = RecordCreate(
-        kind="engagement_opened",
+        kind=KindName.engagement_opened,
         # The engagement opens on its start day, unless that lies ahead: a record cannot be in the future.
         occurred_at=min(datetime.combine(data.started_on, time(), UTC), datetime.now(UTC)),
         body={
-            "summary": f"Engagement opened: {engagement.title}",
             "title": engagement.title,
             "client": client.name,
             "terms": data.model_dump(mode="json", exclude={"client_id", "title"}),

@@ -1,12 +1,8 @@
 """The timeline on the engagement page: reading, quick-add with each kind's own fields, amend and retract."""
 
 import json
-import types
-import typing
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -20,7 +16,7 @@ from service.errors import DomainError
 from service.evidence.service import INLINE_TYPES, register_evidence
 from service.evidence.upload import receive_upload
 from service.money import fmt_money, parse_hundredths
-from service.records.kinds import CORRECTIONS, KINDS, Body, Kind
+from service.records.kinds import KINDS
 from service.records.models import RecordIn
 from service.records.service import (
     append_record,
@@ -37,63 +33,7 @@ router = APIRouter()
 PREVIEW_TYPES = frozenset(t for t in INLINE_TYPES if t.startswith("image/"))
 
 
-@dataclass(frozen=True)
-class KindField:
-    """One of a kind's own body fields as a form control."""
-
-    key: str  # the body key
-    name: str  # the form field name (amounts are typed in major units, so `amount` for `amount_minor`)
-    label: str
-    control: str  # text, textarea, date, datetime-local, number, amount, currency, select, yesno, json
-    required: bool
-    options: tuple[str, ...] = ()
-
-
-def _base_type(annotation):
-    """`date | None` -> date, `Annotated[str, ...]` -> str."""
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
-    if typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    return annotation
-
-
-# Fields whose name alone does not say what they mean, in words (the form and the timeline).
-FIELD_LABELS = {"awaits_reply": "Awaits the client's reply", "meetings_set": "Meetings set for the client"}
-
-
-def kind_fields(kind: Kind) -> list[KindField]:
-    fields = []
-    for key, info in kind.body.model_fields.items():
-        if key in Body.model_fields:
-            continue
-        base = _base_type(info.annotation)
-        name, label = key, FIELD_LABELS.get(key) or key.replace("_", " ").capitalize()
-        options: tuple[str, ...] = ()
-        if key.endswith("_minor"):
-            control, name = "amount", key.removesuffix("_minor")
-            label = name.capitalize()
-        elif key == "currency":
-            control = "currency"
-        elif base is bool:
-            control, options = "yesno", ("yes", "no")
-        elif isinstance(base, type) and issubclass(base, Enum):
-            control, options = "select", tuple(m.value for m in base)
-        elif base is datetime or getattr(base, "__name__", "") == "AwareDatetime":
-            control, label = "datetime-local", f"{label} (UTC)"
-        elif base is date:
-            control = "date"
-        elif base is int:
-            control = "number"
-        elif base is dict:
-            control, label = "json", f"{label} (JSON)"
-        else:
-            control = "text"
-        fields.append(KindField(key, name, label, control, info.is_required(), options))
-    return fields
-
-
-KIND_FIELDS = {name: kind_fields(kind) for name, kind in KINDS.items()}
+KIND_FIELDS = {name: kind.form for name, kind in KINDS.items()}
 COMMON_FIELDS = ("summary", "details", "direction", "participants")
 
 
@@ -119,20 +59,10 @@ def form_values(kind: str, body: dict) -> dict[str, str]:
     return values
 
 
-# Body fields a record shows under its summary, in this order; summary, details, direction, participants, amounts
-# and a correction's reason have places of their own.
-FACT_KEYS = ("invoice_number", "due_on", "period_from", "period_to", "meeting_at", "location", "cancelled_by",
-             "party", "given_by", "form", "effective_on", "ended_by", "ended_on", "system", "revoked_by",
-             "deliverable", "lead_name", "company", "subject", "channel", "duration_minutes", "outcome", "method",
-             "reason", "step", "promised_by", "promise", "recipient", "meetings_set", "awaits_reply")
-
-
 def record_facts(kind: str, body: dict, currency: str) -> list[tuple[str, str]]:
-    """(label, value) of a record's own fields, worked out here rather than in the template: the timeline
-    renders fifty of these per page and a template loop over every possible key costs more than the rest."""
-    facts = [(FIELD_LABELS.get(key) or key.replace("_", " ").capitalize(),
-              ("yes" if body[key] else "no") if isinstance(body[key], bool) else str(body[key]))
-             for key in FACT_KEYS if body.get(key) not in (None, "") and not (key == "reason" and kind in CORRECTIONS)]
+    """(label, value) of the fields the record's kind shows on the timeline, worked out here rather than in the
+    template: the timeline renders fifty of these per page."""
+    facts = KINDS[kind].shown(KINDS[kind].timeline, body)
     if body.get("value_minor") is not None:
         facts.append(("Value", fmt_money(body["value_minor"], body.get("currency") or currency)))
     return facts

@@ -18,7 +18,7 @@ from service.errors import Conflict, Invalid, NotFound
 from service.evidence.models import Evidence
 from service.ledger import service as ledger
 from service.ledger.leaf import leaf_bytes
-from service.records.kinds import CORRECTIONS, KINDS
+from service.records.kinds import CORRECTIONS, KINDS, Kind, KindName
 from service.records.models import Record, RecordCreate, RecordPublic, RecordRef, RecordVersion
 from service.times import rfc3339_micro, rfc3339_seconds, utcnow
 
@@ -51,17 +51,19 @@ def append_record(
 
     body = dict(data.body)
     targets = _check_refs(session, engagement, data)
-    if data.kind == "amendment":
+    # What a kind's schema cannot check alone: it needs the ledger so far or the engagement's terms.
+    if data.kind == KindName.amendment:
         body["body"] = _amended_body(targets[data.refs[0]], body["body"])
-    elif data.kind == "terms_changed":
+    elif data.kind == KindName.terms_changed:
         _check_terms_change(session, engagement, body["changes"])
-    elif data.kind == "invoice_issued" and "due_on" not in body:
+    elif data.kind == KindName.invoice_issued and "due_on" not in body:
         body["due_on"] = (data.occurred_at.date() + timedelta(days=engagement.payment_terms_days)).isoformat()
-    body.setdefault("summary", _default_summary(data, targets))
+    body.setdefault("summary", kind.default_summary(data.body, data.refs))
     if kind.default_direction and "direction" not in body:
         body["direction"] = kind.default_direction.value
-    _check_attachments(session, workspace, data.attachments)
+    _check_attachments(session, workspace, kind, data.attachments)
 
+    corrected = KINDS[targets[data.refs[0]].kind] if data.kind in CORRECTIONS else None
     body["salt"] = secrets.token_hex(16)
     body_bytes = rfc8785.dumps(body)
     body_sha256 = hashlib.sha256(body_bytes).hexdigest()
@@ -85,7 +87,7 @@ def append_record(
         external_id=data.external_id,
         leaf=leaf,
         leaf_hash=leaf_hash,
-        search_text=_search_text(body),
+        search_text=_search_text(kind, body, corrected),
     )
     session.add(record)
     if data.refs:
@@ -94,9 +96,7 @@ def append_record(
                                             for target in sorted(set(data.refs))])
     if engagement.last_activity_at is None or record.occurred_at > engagement.last_activity_at:
         engagement.last_activity_at = record.occurred_at
-    if data.kind in ("notice_given", "engagement_ended") or (
-        data.kind == "retraction" and targets[data.refs[0]].kind in ("notice_given", "engagement_ended")
-    ):
+    if kind.status or (data.kind == KindName.retraction and KINDS[targets[data.refs[0]].kind].status):
         engagement.status = _status(session, engagement)
     session.add(engagement)
     session.flush()
@@ -167,7 +167,7 @@ def _check_terms_change(session: Session, engagement: Engagement, changes: dict)
         raise Invalid(f"body.changes must name terms fields ({', '.join(Terms.model_fields)}); "
                       f"unknown: {', '.join(sorted(unknown)) or 'none given'}", field="body.changes")
     earlier = session.exec(select(Record.body).where(
-        Record.engagement_id == engagement.id, Record.kind == "terms_changed",
+        Record.engagement_id == engagement.id, Record.kind == KindName.terms_changed,
         col(Record.idx).not_in(_retracted(engagement))).order_by(Record.occurred_at, Record.idx))
     current = engagement.terms().changed(json.loads(body)["changes"] for body in earlier if body)
     try:
@@ -178,7 +178,11 @@ def _check_terms_change(session: Session, engagement: Engagement, changes: dict)
         raise Invalid(f"{path}: {first['msg']}", field=path) from None
 
 
-def _check_attachments(session: Session, workspace: Workspace, attachments: list[str]) -> None:
+def _check_attachments(session: Session, workspace: Workspace, kind: Kind, attachments: list[str]) -> None:
+    if len(set(attachments)) < kind.min_attachments:
+        raise Invalid(f"attachments: a {kind.label.lower()} record needs "
+                      f"{'its file' if kind.min_attachments == 1 else f'{kind.min_attachments} files'} attached",
+                      field="attachments")
     if not attachments:
         return
     stored = set(session.exec(select(Evidence.sha256).where(
@@ -189,26 +193,12 @@ def _check_attachments(session: Session, workspace: Workspace, attachments: list
                       field="attachments")
 
 
-def _default_summary(data: RecordCreate, targets: dict[int, Record]) -> str:
-    label = KINDS[data.kind].label
-    b = data.body
-    match data.kind:
-        case "invoice_issued":
-            return f"Invoice {b['invoice_number']} issued"
-        case "payment_received" | "payment_refused" | "commitment_kept" | "commitment_broken":
-            return f"{label} (record {data.refs[0]})"
-        case "amendment" | "retraction":
-            return f"{label} of record {data.refs[0]}: {b['reason']}"
-        case _:
-            return label
-
-
-def _search_text(body: dict) -> str:
+def _search_text(kind: Kind, body: dict, corrected: Kind | None = None) -> str:
+    """What the `q` filter reads of a record; of a correction, also the corrected record's body it carries."""
     parts = [body.get("summary", ""), body.get("details", ""), *body.get("participants", [])]
-    for key in ("subject", "reason", "invoice_number", "lead_name", "company", "deliverable", "promise", "system"):
-        parts.append(str(body.get(key, "")))
-    if isinstance(body.get("body"), dict):
-        parts.append(_search_text(body["body"]))
+    parts.extend(str(body.get(key, "")) for key in kind.search)
+    if corrected is not None and isinstance(body.get("body"), dict):
+        parts.append(_search_text(corrected, body["body"]))
     return " ".join(p for p in parts if p).lower()
 
 
@@ -225,13 +215,13 @@ def _retracted(engagement: Engagement):
 
 
 def _status(session: Session, engagement: Engagement) -> Status:
+    """The furthest status (active, notice, ended) that a kind of record still standing sets."""
+    setting = sorted(k.name for k in KINDS.values() if k.status)
     kinds = set(session.exec(select(Record.kind).where(
-        Record.engagement_id == engagement.id,
-        col(Record.kind).in_(["notice_given", "engagement_ended"]),
+        Record.engagement_id == engagement.id, col(Record.kind).in_(setting),
         col(Record.idx).not_in(_retracted(engagement)))))
-    if "engagement_ended" in kinds:
-        return Status.ended
-    return Status.notice if "notice_given" in kinds else Status.active
+    order = list(Status)
+    return max((KINDS[k].status for k in kinds), key=order.index, default=Status.active)
 
 
 # Reading

@@ -9,6 +9,7 @@ import pytest
 from sqlmodel import select
 
 from service.evidence.service import register_evidence
+from service.records.kinds import KINDS
 from service.records.models import Record
 from service.records.service import get_record
 from tests import factories
@@ -373,3 +374,29 @@ def test_a_refused_reference_is_shown_beside_its_field_without_repeating_the_fie
     assert response.status_code == 422
     error = re.search(r'id="refs-error">([^<]*)<', response.text).group(1)
     assert error.startswith(f"record {call.idx} is a call") and "refs:" not in response.text
+
+
+def test_a_letter_sent_through_the_quick_add_form(browser_session, session, engagement):
+    fields = browser_session.get(f"/engagements/{engagement.id}/records/fields?kind=letter_sent", headers=HX).text
+    assert "<legend>Letter sent</legend>" in fields and '<option value="post" selected>' in fields
+    assert '<option value="letter before claim">letter before claim</option>' in fields
+    typed = {"kind": "letter_sent", "summary": "", "letter": "letter before claim", "recipient": "Tom Reed",
+             "method": "recorded or certified post", "reply_by": "2026-02-16"}
+    unattached = add(browser_session, engagement, headers=HX, **typed)
+    assert unattached.status_code == 422
+    assert 'id="attachments-error"' in unattached.text and "needs its file attached" in unattached.text
+    sha = upload(browser_session, b"%PDF-1.4 letter before claim", "LBC.pdf")
+    response = add(browser_session, engagement, attachments=sha, **typed)
+    assert response.status_code == 303, response.text
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    assert "Letter sent: letter before claim to Tom Reed" in html and "LBC.pdf" in html
+    assert "<dt>Sent by</dt><dd>recorded or certified post</dd>" in html and "<dt>Reply due by</dt>" in html
+    assert 'class="record current family-dispute"' in html
+
+
+def test_the_kind_filter_groups_kinds_by_family(browser_session, engagement):
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    groups = re.search(r'<form class="filters.*?</form>', html, re.S).group(0)
+    assert '<optgroup label="Scheduling"><option value="meeting_scheduled">Meeting scheduled</option>' in groups
+    assert '<optgroup label="Dispute"><option value="dispute_step">Dispute step</option>' in groups
+    assert groups.count("<option value=") == len(KINDS) + 1  # and "All kinds"
