@@ -25,7 +25,8 @@ app = create_app()
 BareRecord.__table__.create(app.state.engine, checkfirst=True)
 
 
-@app.post("/bench/engagements/{engagement_id}/records", status_code=201)
+# Under /api/ so that the token authenticates it as it does the real append (pages take cookies only).
+@app.post("/api/bench/engagements/{engagement_id}/records", status_code=201)
 def bare_insert(engagement_id: int, payload: dict[str, Any], principal: WriterDep, session: SessionDep):
     row = BareRecord(engagement_id=engagement_id, kind=payload["kind"],
                      occurred_at=datetime.fromisoformat(payload["occurred_at"]), body=payload["body"])

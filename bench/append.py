@@ -73,7 +73,7 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        bare = _run(base, token, engagements, "/bench/engagements/{engagement_id}/records")
+        bare = _run(base, token, engagements, "/api/bench/engagements/{engagement_id}/records")
         docket = _run(base, token, engagements, "/api/v1/engagements/{engagement_id}/records")
     finally:
         server.terminate()
