@@ -259,7 +259,7 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
     Amendments and retractions of a disclosed record are always disclosed with it, so that a partial bundle
     never shows a record as if it had not been corrected."""
     recipient = " ".join((recipient or "").split())[:200] or None
-    checkpoint = ledger.latest_checkpoint(session, workspace=workspace, engagement=engagement)
+    checkpoint = ledger.sign_current_checkpoint(session, workspace=workspace, engagement=engagement)
     size, root = checkpoint.size, checkpoint.root_hash
     chosen = _chosen(session, engagement, size, subset)
     refs = _corrections(session, engagement, size)

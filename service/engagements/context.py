@@ -124,7 +124,7 @@ def engagement_page(session: Session, workspace: Workspace, engagement: Engageme
         # The client: the heading names it, and the receipt form suggests it as the recipient.
         page.client = get_client(session, workspace=workspace, client_id=engagement.client_id)
         page.key_id = ledger.key_id(workspace)
-        page.checkpoint = ledger.last_checkpoint(session, engagement=engagement)
+        page.checkpoint = ledger.last_signed_checkpoint(session, engagement=engagement)
     if timeline is not None:
         _fill_timeline(session, workspace, page, timeline, cursor)
     kind = (form or {}).get("kind") or add

@@ -74,7 +74,7 @@ def workspace_key(principal: PrincipalDep):
             dependencies=[Depends(writes)], responses={200: {"content": {"text/plain": {}}}})
 def checkpoint(engagement: EngagementDep, principal: PrincipalDep, session: SessionDep):
     """The latest signed checkpoint (a C2SP signed note), signed now if the ledger grew since the last one."""
-    return ledger.latest_checkpoint(session, workspace=principal.workspace, engagement=engagement).note
+    return ledger.sign_current_checkpoint(session, workspace=principal.workspace, engagement=engagement).note
 
 
 @router.get("/engagements/{engagement_id}/proofs/inclusion", response_model=InclusionProof)

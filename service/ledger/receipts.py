@@ -34,7 +34,7 @@ def share_checkpoint(
 ) -> ShareReceipt:
     """Signs the ledger as it stands, then appends a `checkpoint_shared` record saying who got it and how."""
     workspace = principal.workspace
-    checkpoint = ledger.latest_checkpoint(session, workspace=workspace, engagement=engagement)
+    checkpoint = ledger.sign_current_checkpoint(session, workspace=workspace, engagement=engagement)
     root = base64.b64encode(checkpoint.root_hash).decode()
     record = append_record(
         session, workspace=workspace, engagement=engagement, actor=principal.actor, system=True,

@@ -128,7 +128,7 @@ def leaves(session: Session, engagement: Engagement, *, start: int, end: int) ->
                              col(Record.idx) < end).order_by(Record.idx)))
 
 
-def last_checkpoint(session: Session, *, engagement: Engagement) -> Checkpoint | None:
+def last_signed_checkpoint(session: Session, *, engagement: Engagement) -> Checkpoint | None:
     """The latest checkpoint signed so far, without signing a new one: pages show it on every view, and a GET
     must not write."""
     return session.exec(
@@ -136,16 +136,16 @@ def last_checkpoint(session: Session, *, engagement: Engagement) -> Checkpoint |
     ).first()
 
 
-def latest_checkpoint(session: Session, *, workspace: Workspace, engagement: Engagement) -> Checkpoint:
+def sign_current_checkpoint(session: Session, *, workspace: Workspace, engagement: Engagement) -> Checkpoint:
     """The checkpoint for the ledger as it stands, signed now if the ledger grew since the last one."""
-    last = last_checkpoint(session, engagement=engagement)
+    last = last_signed_checkpoint(session, engagement=engagement)
     if last is not None and last.size == engagement.tree_size:
         return last
     engagement = lock_engagement(session, engagement.id)
     size, root = engagement.tree_size, engagement.root_hash
     # Read again under the lock: a concurrent request may have signed this size while we waited for it (on
     # PostgreSQL both then inserted the same size, and the second answered 500). One signature per size.
-    last = last_checkpoint(session, engagement=engagement)
+    last = last_signed_checkpoint(session, engagement=engagement)
     if last is not None and last.size == size:
         return last
     if last is not None:

@@ -57,7 +57,7 @@ def test_concurrent_checkpoint_requests_sign_each_size_once(engine):
     with new_session(engine, write=True) as session:
         member = factories.make_member(session, workspace_name="Checkpoint Race Ltd")
         engagement = factories.make_engagement(session, member=member)
-        ledger.latest_checkpoint(session, workspace=member.workspace, engagement=engagement)
+        ledger.sign_current_checkpoint(session, workspace=member.workspace, engagement=engagement)
         factories.append(session, member=member, engagement=engagement)
         session.commit()
         engagement_id, workspace_id = engagement.id, member.workspace.id
@@ -66,7 +66,7 @@ def test_concurrent_checkpoint_requests_sign_each_size_once(engine):
         with new_session(engine, write=True) as session:
             engagement = session.get(Engagement, engagement_id)
             workspace = session.get(type(member.workspace), workspace_id)
-            note = ledger.latest_checkpoint(session, workspace=workspace, engagement=engagement).note
+            note = ledger.sign_current_checkpoint(session, workspace=workspace, engagement=engagement).note
             session.commit()
             return note
 

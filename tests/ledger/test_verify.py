@@ -52,7 +52,7 @@ def problems(session, api, engagement) -> list[str]:
 def test_raw_sql_cannot_change_the_ledger(session, api, engagement, table, statement):
     factories.append(session, member=api.member, engagement=engagement, attachments=[
         api.post("/api/v1/evidence", files={"file": ("a.txt", secrets.token_bytes(64))}).json()["sha256"]])
-    ledger.latest_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
+    ledger.sign_current_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
     column = {"record": "kind", "merkle_node": "hash", "checkpoint": "note", "evidence": "filename"}[table]
     with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
         sql(session, statement.format(table=table, column=column))
@@ -68,7 +68,7 @@ def test_raw_sql_cannot_change_terms_or_shrink_the_ledger(session, engagement):
 
 
 def test_an_untouched_ledger_verifies(session, api, engagement):
-    ledger.latest_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
+    ledger.sign_current_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
     assert problems(session, api, engagement) == []
 
 
@@ -92,7 +92,7 @@ def test_an_edited_body_is_caught(session, api, engagement):
 
 def test_a_rewritten_record_with_matching_hashes_breaks_the_signed_root(session, api, engagement):
     """The careful forger recomputes the leaf and its hash: the signed checkpoint still gives them away."""
-    ledger.latest_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
+    ledger.sign_current_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
     unguard(session, "record")
     sql(session, "UPDATE record SET occurred_at = :t WHERE engagement_id = :e AND idx = 2",
         t="2026-01-01 09:00:00" if session.get_bind().dialect.name == "sqlite" else "2026-01-01 09:00:00+00",
@@ -174,7 +174,7 @@ def test_swapped_rows_are_caught(session, api, engagement):
 
 
 def test_a_forged_checkpoint_is_caught_and_the_signer_refuses_to_go_on(session, api, engagement):
-    checkpoint = ledger.latest_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
+    checkpoint = ledger.sign_current_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
     unguard(session, "checkpoint")
     sql(session, "UPDATE checkpoint SET note = :n WHERE id = :i", n=checkpoint.note.replace("\n10\n", "\n11\n"),
         i=checkpoint.id)
@@ -186,7 +186,7 @@ def test_a_forged_checkpoint_is_caught_and_the_signer_refuses_to_go_on(session, 
         h=b"\x07" * 32, e=engagement.id)
     factories.append(session, member=api.member, engagement=engagement)
     with pytest.raises(Conflict, match="refusing to sign"):
-        ledger.latest_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
+        ledger.sign_current_checkpoint(session, workspace=api.member.workspace, engagement=engagement)
 
 
 def test_a_changed_evidence_file_is_caught(session, api, engagement):
