@@ -12,7 +12,8 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from service.accounts.models import Workspace
-from service.bundles.derive import INPUTS_FORMAT, RENDERER, Entry, ascii_name, dump_inputs, entries_from
+from service.bundles import derive
+from service.bundles.derive import INPUTS_FORMAT, RENDERER, Entry, dump_inputs, entries_from
 from service.clients.service import get_client
 from service.config import get_settings
 from service.engagements.models import Engagement
@@ -79,19 +80,11 @@ class Subset:
         return text
 
 
-@dataclass
-class Exhibit:
-    number: str  # E0001...
-    sha256: str
-    size: int
-    filename: str
-    media_type: str
-    source: Path
-    records: list[int] = field(default_factory=list)
+@dataclass(kw_only=True)
+class Exhibit(derive.Exhibit):
+    """An exhibit as the documents show it, and where the writer reads its bytes."""
 
-    @property
-    def arcname(self) -> str:
-        return f"data/exhibits/{self.number}-{ascii_name(self.filename)}"
+    source: Path
 
 
 @dataclass

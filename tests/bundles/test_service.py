@@ -10,7 +10,8 @@ import bagit
 import pytest
 from sqlmodel import select
 
-from service.bundles.service import Subset, ascii_name, parse_subset, prepare_bundle
+from service.bundles.derive import ascii_name
+from service.bundles.service import Subset, parse_subset, prepare_bundle
 from service.bundles.verify import verify_bundle
 from service.bundles.writer import CHUNK, stream_bundle
 from service.config import get_settings
