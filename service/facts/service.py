@@ -48,6 +48,7 @@ from service.facts.models import (
     WorkMonth,
 )
 from service.money import fmt_money, parse_hundredths
+from service.records.corrections import resolve
 from service.records.kinds import CORRECTIONS, KINDS, Contact
 from service.records.service import number_exhibits
 
@@ -335,7 +336,8 @@ def ledger_rows(session: Session, engagement: Engagement) -> list:
 def ledger_from_rows(engagement: Engagement, rows) -> Ledger:
     """Every record in chronology order (occurred_at, then index), each as last amended, retracted ones and the
     corrections themselves left out; the exhibits numbered on the way. One pass, whatever the size: corrections
-    refer only to earlier indices but may come later in chronology, so they are applied to the items afterwards.
+    refer only to earlier indices but may come later in chronology, so they are resolved afterwards
+    (service.records.corrections) and applied to the items.
 
     Pure, so that a bundle's statement can be derived again offline from its records: `rows` are
     (index, kind, occurred_at, body, refs, attachments) in chronology order, with occurred_at a datetime or the
@@ -349,25 +351,19 @@ def ledger_from_rows(engagement: Engagement, rows) -> Ledger:
         if attachments:
             attached.append(attachments)
         if kind in CORRECTIONS:
-            corrections.append((idx, kind, raw_list(refs)[0], body))
+            corrections.append((idx, kind, raw_list(refs), orjson.loads(body) if body else None))
         elif body:  # a redacted record has no body left to state facts from; its leaf still verifies
             items.append(Item(index=idx, kind=kind, occurred_at=raw_datetime(occurred_at), body=orjson.loads(body),
                               refs=() if refs == "[]" else tuple(raw_list(refs)), attachments=attachments))
-    retracted: set[int] = set()
-    amended: dict[int, dict] = {}
-    for _, kind, target, body in sorted(corrections):  # by index: a later amendment wins
-        if kind == "retraction":
-            retracted.add(target)
-        elif body:
-            amended[target] = orjson.loads(body)["body"]
-    if retracted:
-        items = [i for i in items if i.index not in retracted]
-    for item in items if amended else ():
-        if item.index in amended:
-            item.body = amended[item.index]
+    fixes = resolve(corrections)
+    if fixes.retracted_by:
+        items = [i for i in items if i.index not in fixes.retracted_by]
+    for item in items if fixes.amended_bodies else ():
+        if item.index in fixes.amended_bodies:
+            item.body = fixes.amended_bodies[item.index]
             item.direction = item.body.get("direction")
     return Ledger(engagement=engagement, items=items, exhibits=number_exhibits(attached),
-                  retracted=sorted(retracted))
+                  retracted=sorted(fixes.retracted_by))
 
 
 def _terms(ledger: Ledger) -> tuple[Terms, list[Item]]:
