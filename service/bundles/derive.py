@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from service.engagements.models import Engagement, Terms
-from service.records.kinds import CORRECTIONS
+from service.records.corrections import resolve
 
 
 def _renderer() -> str:
@@ -32,7 +32,7 @@ def _renderer() -> str:
     package = Path(service.__file__).parent
     sources = ["bundles/derive.py", "bundles/chronology.py", "bundles/templates/chronology.html",
                "bundles/templates/statement.html", "facts/service.py", "facts/models.py", "records/kinds.py",
-               "records/service.py", "engagements/models.py", "money.py", "times.py"]
+               "records/service.py", "records/corrections.py", "engagements/models.py", "money.py", "times.py"]
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.encode() + b"\0" + (package / source).read_bytes() + b"\0")
@@ -189,6 +189,7 @@ class Entry:
     amended_by: list[int] = field(default_factory=list)
     retracted_by: int | None = None
     data: dict | None = None  # the body parsed
+    current: dict | None = None  # the body as last amended
 
     @classmethod
     def parse(cls, leaf: bytes, body: bytes | None) -> "Entry":
@@ -205,19 +206,11 @@ def entries_from(leaves: dict[int, bytes], bodies: dict[int, bytes]) -> list[Ent
     """The disclosed records in chronology order (occurred_at, then index), each marked amended or retracted by
     the corrections among them (a bundle always discloses a record's corrections with it)."""
     entries = {index: Entry.parse(leaf, bodies.get(index)) for index, leaf in leaves.items()}
-    for source in sorted(entries):
-        correction = entries[source]
-        if correction.kind not in CORRECTIONS or not correction.refs:
-            continue
-        target = entries.get(correction.refs[0])
-        if target is None:
-            continue
-        if correction.kind == "retraction":
-            target.retracted_by, target.status = source, "retracted"
-        else:
-            target.amended_by.append(source)
-            if target.status == "current":
-                target.status = "amended"
+    fixes = resolve((e.index, e.kind, e.refs, e.data) for e in entries.values())
+    for entry in entries.values():
+        entry.status, entry.current = fixes.status(entry.index), fixes.current(entry.index, entry.data)
+        entry.amended_by = fixes.amended_by.get(entry.index, [])
+        entry.retracted_by = fixes.retracted_by.get(entry.index)
     return sorted(entries.values(), key=lambda e: (e.occurred_at, e.index))
 
 
