@@ -278,19 +278,19 @@ class View:
 
 def derived_statement(inputs: Inputs, entries: list[Entry], *, size: int, root: bytes) -> list[Line]:
     """A whole bundle's statement of facts, computed again from its records with the facts' own rules."""
-    from service.facts.service import Rate, Settings, facts_from_rows
+    from service.facts.service import FactsInputs, Rate, facts_from_rows
 
     terms = Terms.model_validate(inputs.engagement.terms)
     engagement = Engagement(id=inputs.engagement.id, workspace_id=0, client_id=inputs.engagement.client_id,
                             title=inputs.engagement.title, tree_size=size, root_hash=root, **terms.model_dump())
-    settings = Settings(
+    facts_in = FactsInputs(
         rates={series: [Rate(series=series, effective_on=date.fromisoformat(r.effective_on), rate_bp=r.rate_bp,
                              source=r.source, origin=r.origin) for r in rates]
                for series, rates in inputs.rates.items()},
         thresholds={name: tuple(level) for name, level in inputs.thresholds.items()})
     rows = [(e.index, e.kind, e.occurred_at, e.body, e.refs, e.attachments) for e in entries]
     facts = facts_from_rows(engagement, rows, client_name=inputs.client, as_of=date.fromisoformat(inputs.as_of),
-                            settings=settings)
+                            inputs=facts_in)
     return [Line(number=line.number, text=line.text, refs=[Cite(index=c.index, exhibits=list(c.exhibits))
                                                             for c in line.refs])
             for line in facts.statement]

@@ -7,7 +7,7 @@ from service.engagements.models import EngagementCreate, Jurisdiction, NoticeFor
 from service.engagements.panels import ledger_context
 from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
-from service.facts.service import Settings, engagement_facts, facts_settings
+from service.facts.service import FactsInputs, engagement_facts, facts_inputs
 from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
 from service.money import parse_hundredths
@@ -17,12 +17,12 @@ from service.web import form_int, is_htmx, redirect, render
 router = APIRouter()
 
 
-def facts_by_engagement(session, principal, engagements, settings: Settings | None = None) -> dict:
+def facts_by_engagement(session, principal, engagements, inputs: FactsInputs | None = None) -> dict:
     """Each listed engagement's facts, for the table's money and flags (cached by tree size and day, so a
     dashboard visit recomputes only the engagements that grew since the day began); the workspace's rates and
     thresholds are read once for all of them."""
-    settings = settings or facts_settings(session, principal.workspace)
-    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e, settings=settings)
+    inputs = inputs or facts_inputs(session, principal.workspace)
+    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e, inputs=inputs)
             for e, _ in engagements}
 
 

@@ -1201,7 +1201,7 @@ CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
-class Settings:
+class FactsInputs:
     """A workspace's reference-rate table and signal thresholds: read once for all the facts a request shows,
     and part of the cache key, since changing either changes the facts."""
 
@@ -1214,12 +1214,12 @@ class Settings:
                 tuple(sorted(self.thresholds.items())))
 
 
-def facts_settings(session: Session, workspace: Workspace) -> Settings:
-    return Settings(rates=_rate_table(session, workspace), thresholds=_thresholds(session, workspace))
+def facts_inputs(session: Session, workspace: Workspace) -> FactsInputs:
+    return FactsInputs(rates=_rate_table(session, workspace), thresholds=_thresholds(session, workspace))
 
 
 def engagement_facts(session: Session, *, workspace: Workspace, engagement: Engagement,
-                     as_of: date | None = None, settings: Settings | None = None) -> Facts:
+                     as_of: date | None = None, inputs: FactsInputs | None = None) -> Facts:
     """Every fact, signal and statement line of one engagement, as of a day (today, UTC, by default).
 
     Today's answer is cached by (engagement, tree size, root hash, day, the workspace's rates and thresholds):
@@ -1228,15 +1228,15 @@ def engagement_facts(session: Session, *, workspace: Workspace, engagement: Enga
     """
     today = datetime.now(UTC).date()
     as_of = as_of or today
-    settings = settings or facts_settings(session, workspace)
+    inputs = inputs or facts_inputs(session, workspace)
     if as_of != today:
-        return _compute(session, engagement, as_of, settings)
-    key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, settings.key)
+        return _compute(session, engagement, as_of, inputs)
+    key = (engagement.id, engagement.tree_size, engagement.root_hash, as_of, inputs.key)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    facts = _compute(session, engagement, as_of, settings)
+    facts = _compute(session, engagement, as_of, inputs)
     with _CACHE_LOCK:
         _CACHE[key] = facts
         while len(_CACHE) > CACHE_SIZE:
@@ -1258,18 +1258,18 @@ def _gc_paused():
             gc.enable()
 
 
-def _compute(session: Session, engagement: Engagement, as_of: date, settings: Settings) -> Facts:
+def _compute(session: Session, engagement: Engagement, as_of: date, inputs: FactsInputs) -> Facts:
     with _gc_paused():
-        return _compute_facts(session, engagement, as_of, settings)
+        return _compute_facts(session, engagement, as_of, inputs)
 
 
-def _compute_facts(session: Session, engagement: Engagement, as_of: date, settings: Settings) -> Facts:
+def _compute_facts(session: Session, engagement: Engagement, as_of: date, inputs: FactsInputs) -> Facts:
     client = session.get(Client, engagement.client_id)
     return facts_from_rows(engagement, ledger_rows(session, engagement), client_name=client.name, as_of=as_of,
-                           settings=settings)
+                           inputs=inputs)
 
 
-def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: date, settings: Settings) -> Facts:
+def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: date, inputs: FactsInputs) -> Facts:
     """The facts from the engagement (its opening terms, title, ids, tree size and root), its records as
     `ledger_from_rows` takes them, the client's name, the day and the rates and thresholds: no database, so that
     `docket verify` can derive a bundle's statement again from the bundle alone."""
@@ -1278,9 +1278,9 @@ def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: da
     notice = _notice(ledger, terms)
     trial = _trial(ledger, terms, notice, as_of)
     work, work_totals = _work(ledger)
-    money = _money(ledger, terms, settings.rates, as_of)
+    money = _money(ledger, terms, inputs.rates, as_of)
     commitments = _commitments(ledger, as_of)
-    signals = _signals(_signal_inputs(ledger, money, commitments, as_of), settings.thresholds)
+    signals = _signals(_signal_inputs(ledger, money, commitments, as_of), inputs.thresholds)
     parts = {"client_name": client_name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
              "work_totals": work_totals, "money": money, "commitments": commitments, "signals": signals}
     statement = [StatementLine(number=n, text=text, refs=refs)
@@ -1296,30 +1296,30 @@ def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: da
 
 
 def current_status(session: Session, *, workspace: Workspace, engagement: Engagement,
-                   settings: Settings | None = None) -> str:
+                   inputs: FactsInputs | None = None) -> str:
     """The engagement's status today, as its facts give it. The status stored on the engagement says which of
     notice and end the records hold; only a notice period's running out needs the facts (the terms and the day),
     so the others are answered without reading the ledger."""
     if engagement.status != "notice":
         return engagement.status
-    return engagement_facts(session, workspace=workspace, engagement=engagement, settings=settings).status
+    return engagement_facts(session, workspace=workspace, engagement=engagement, inputs=inputs).status
 
 
 def client_signals(session: Session, *, workspace: Workspace, client: Client, as_of: date | None = None,
-                   settings: Settings | None = None) -> ClientSignals:
+                   inputs: FactsInputs | None = None) -> ClientSignals:
     """A client's signals across all its engagements: counts added up, the longest runs, the median and average
     over every reply and invoice; money totals per currency."""
     client = get_client(session, workspace=workspace, client_id=client.id)
     as_of = as_of or datetime.now(UTC).date()
-    settings = settings or facts_settings(session, workspace)
-    inputs, levels, totals = [], {}, {}
+    inputs = inputs or facts_inputs(session, workspace)
+    pooled, levels, totals = [], {}, {}
     engagements = session.exec(select(Engagement).where(Engagement.workspace_id == workspace.id,
                                                         Engagement.client_id == client.id).order_by(Engagement.id))
     for engagement in engagements:
         facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of,
-                                 settings=settings)
+                                 inputs=inputs)
         levels[engagement.id] = facts.level
-        inputs.append(_inputs_from(facts))
+        pooled.append(_inputs_from(facts))
         for t in facts.money.totals:
             if t.currency not in totals:
                 totals[t.currency] = t.model_copy()
@@ -1328,7 +1328,7 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
                 for name in MoneyTotal.model_fields:
                     if name != "currency":
                         setattr(acc, name, getattr(acc, name) + getattr(t, name))
-    signals = _signals(_pool(inputs) if inputs else SignalInputs(), settings.thresholds)
+    signals = _signals(_pool(pooled) if pooled else SignalInputs(), inputs.thresholds)
     return ClientSignals(client_id=client.id, client_name=client.name, as_of=as_of, engagements=levels,
                          signals=signals, level=_worst([*(s.level for s in signals), *levels.values()]),
                          money=[totals[c] for c in sorted(totals)])
