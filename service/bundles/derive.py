@@ -30,8 +30,10 @@ def _renderer() -> str:
     import service
 
     package = Path(service.__file__).parent
+    # Every module of the facts: the statement's rules and sentences are spread over them.
+    facts = sorted(p.relative_to(package).as_posix() for p in (package / "facts").glob("*.py"))
     sources = ["bundles/derive.py", "bundles/chronology.py", "bundles/templates/chronology.html",
-               "bundles/templates/statement.html", "facts/service.py", "facts/models.py", "records/kinds.py",
+               "bundles/templates/statement.html", *facts, "records/kinds.py",
                "records/service.py", "records/corrections.py", "engagements/models.py", "money.py", "times.py"]
     digest = hashlib.sha256()
     for source in sources:
@@ -278,7 +280,8 @@ class View:
 
 def derived_statement(inputs: Inputs, entries: list[Entry], *, size: int, root: bytes) -> list[Line]:
     """A whole bundle's statement of facts, computed again from its records with the facts' own rules."""
-    from service.facts.service import FactsInputs, Rate, facts_from_rows
+    from service.facts.compute import FactsInputs, facts_from_rows
+    from service.facts.rates import Rate
 
     terms = Terms.model_validate(inputs.engagement.terms)
     engagement = Engagement(id=inputs.engagement.id, workspace_id=0, client_id=inputs.engagement.client_id,

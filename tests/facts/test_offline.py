@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from service.engagements.models import Engagement
-from service.facts.service import FactsInputs, engagement_facts, facts_from_rows, facts_inputs
+from service.facts.compute import FactsInputs, facts_from_rows
+from service.facts.service import engagement_facts, facts_inputs
 from service.records.models import Record
 from tests import factories
 
