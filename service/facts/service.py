@@ -22,7 +22,7 @@ from service.facts.compute import FactsInputs, facts_from_rows
 from service.facts.ledger_view import ledger_rows
 from service.facts.models import ClientSignals, Facts, MoneyTotal
 from service.facts.rates import rate_table
-from service.facts.signals import SignalInputs, pool, signals_from, worst
+from service.facts.signals import inputs_again, pool, signals_from, worst
 from service.facts.thresholds import workspace_thresholds
 
 
@@ -100,7 +100,7 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
         facts = engagement_facts(session, workspace=workspace, engagement=engagement, as_of=as_of,
                                  inputs=inputs)
         levels[engagement.id] = facts.level
-        pooled.append(_inputs_from(facts))
+        pooled.append(inputs_again(facts))
         for t in facts.money.totals:
             if t.currency not in totals:
                 totals[t.currency] = t.model_copy()
@@ -109,20 +109,8 @@ def client_signals(session: Session, *, workspace: Workspace, client: Client, as
                 for name in MoneyTotal.model_fields:
                     if name != "currency":
                         setattr(acc, name, getattr(acc, name) + getattr(t, name))
-    signals = signals_from(pool(pooled) if pooled else SignalInputs(), inputs.thresholds)
+    signals = signals_from(pool(pooled), inputs.thresholds)
     return ClientSignals(client_id=client.id, client_name=client.name, as_of=as_of, engagements=levels,
                          signals=signals, level=worst([*(s.level for s in signals), *levels.values()]),
                          money=[totals[c] for c in sorted(totals)])
 
-
-def _inputs_from(facts: Facts) -> SignalInputs:
-    """An engagement's signal inputs again, from its (cached) facts: the records each signal counted."""
-    by = {s.signal: s for s in facts.signals}
-    replies = by["response_time"]
-    return SignalInputs(
-        no_shows=by["no_shows"].records, late_cancellations=by["late_cancellations"].records,
-        brick_wall=by["brick_wall"].records,
-        replies=list(zip(replies.samples, replies.records, replies.asked, strict=True)),
-        after_hours=by["after_hours"].records, repeated_sends=by["repeated_sends"].records,
-        late_invoices=[(inv.days_late, inv.record) for inv in facts.money.invoices if inv.due_on < facts.as_of],
-        broken_commitments=by["broken_commitments"].records)

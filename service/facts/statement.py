@@ -9,10 +9,9 @@ from service.facts.models import (
     Cite,
     Money,
     Notice,
-    Signal,
     Trial,
 )
-from service.facts.signals import undirected_contacts
+from service.facts.signals import SIGNALS, undirected_contacts
 from service.facts.work import MEETINGS_SET
 from service.money import fmt_money
 from service.records.kinds import KINDS
@@ -260,33 +259,10 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
                  "overdue": " The date has passed with no outcome recorded.", "open": ""}[c.state]
         add((text, _refs(c.record, [c.outcome] if c.outcome else [])))
 
-    def brick_wall(s: Signal) -> str:
-        run = [i for i in ledger.items if i.index in {c.index for c in s.records}]
-        when = (f"On {fmt_day(run[0].day)}" if run[0].day == run[-1].day
-                else f"Between {fmt_day(run[0].day)} and {fmt_day(run[-1].day)}")
-        return (f"{when} the contractor contacted the client {s.value} times, each contact awaiting a reply, with "
-                "no answer from the client in between.")
-
-    sentences = {
-        "no_shows": lambda s: f"The client did not attend {plural(s.value, 'scheduled meeting')}.",
-        "late_cancellations": lambda s: (f"The client cancelled {plural(s.value, 'meeting')} less than 24 hours "
-                                         "before it was due."),
-        "brick_wall": brick_wall,
-        "response_time": lambda s: (f"Measured over {plural(len(s.records), 'reply', 'replies')}, the median time "
-                                    "from the contractor's first unanswered contact awaiting a reply to the "
-                                    f"client's next response was {s.display}."),
-        "after_hours": lambda s: (f"The client made {plural(s.value, 'contact')} outside working hours "
-                                  "(weekends, or before 08:00 or after 18:00 UTC)."),
-        "repeated_sends": lambda s: f"The same document or email subject was sent to the client {s.value} times.",
-        "broken_commitments": lambda s: (f"{plural(s.value, 'commitment')} by the client "
-                                         f"{'was' if s.value == 1 else 'were'} broken or not kept by the date."),
-    }
     for s in facts["signals"]:
-        if s.signal not in sentences or not s.value:
-            continue  # the days late on invoices are stated above, paid and unpaid apart
-        if s.signal in ("repeated_sends", "brick_wall") and s.value < 2:
-            continue
-        add((sentences[s.signal](s), _refs(s.records, s.asked)))
+        sentence = SIGNALS[s.signal].sentence
+        if sentence is not None and s.value >= SIGNALS[s.signal].stated_from:
+            add((sentence(s, ledger), _refs(s.records, s.asked)))
     undirected = undirected_contacts(ledger)
     if undirected:
         one = len(undirected) == 1

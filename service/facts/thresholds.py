@@ -2,15 +2,44 @@
 
 from datetime import UTC, datetime
 
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, create_model, field_validator
 from sqlmodel import Session, select
 
 from service.accounts.models import Workspace
-from service.facts.models import (
-    SignalThreshold,
-    ThresholdPublic,
-    ThresholdsIn,
-)
+from service.facts.models import SignalThreshold
 from service.facts.signals import SIGNALS
+
+
+class Level(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amber: StrictInt = Field(ge=1, le=1_000_000)
+    red: StrictInt = Field(ge=1, le=1_000_000)
+
+    @field_validator("red")
+    @classmethod
+    def _red_not_below_amber(cls, red: int, info: ValidationInfo) -> int:
+        # Named on `red`, so that the error sits next to the field to change.
+        if "amber" in info.data and red < info.data["amber"]:
+            raise ValueError(f"must be at least amber ({info.data['amber']})")
+        return red
+
+
+# One optional field per signal, in the table's order: a signal added to SIGNALS can be set at once.
+ThresholdsIn = create_model(
+    "ThresholdsIn", __config__=ConfigDict(extra="forbid"), __module__=__name__,
+    __doc__="The signals to set; signals left out keep their current thresholds.",
+    **{name: (Level | None, None) for name in SIGNALS})
+
+
+class ThresholdPublic(BaseModel):
+    signal: str
+    label: str
+    unit: str
+    rule: str
+    amber: int
+    red: int
+    default_amber: int
+    default_red: int
 
 
 def _threshold_rows(session: Session, workspace: Workspace) -> dict[str, tuple[int, int]]:
@@ -30,7 +59,8 @@ def list_thresholds(session: Session, *, workspace: Workspace) -> list[Threshold
             for name, rule in SIGNALS.items()]
 
 
-def set_thresholds(session: Session, *, workspace: Workspace, actor: str, data: ThresholdsIn) -> list[ThresholdPublic]:
+def set_thresholds(session: Session, *, workspace: Workspace, actor: str,
+                   data: ThresholdsIn) -> list[ThresholdPublic]:  # type: ignore[valid-type]  (a model made at import)
     for name, level in data:
         if level is None:
             continue

@@ -9,12 +9,12 @@ from hypothesis import strategies as st
 from service.engagements.models import Engagement, Terms
 from service.errors import Invalid
 from service.facts.ledger_view import Item, Ledger
-from service.facts.models import Level, RateIn, ThresholdsIn
+from service.facts.models import RateIn
 from service.facts.money import interest_parts, money_of
 from service.facts.notice import notice_fee
 from service.facts.rates import add_rate, list_rates, parse_percent, rate_on, rate_table, shipped_rates
 from service.facts.service import client_signals, engagement_facts
-from service.facts.thresholds import set_thresholds
+from service.facts.thresholds import Level, ThresholdsIn, set_thresholds
 from tests import factories
 
 
