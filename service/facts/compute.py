@@ -8,18 +8,12 @@ from functools import cached_property
 from service.engagements.models import Engagement
 from service.facts.figures import plural
 from service.facts.ledger_view import Ledger, current_terms, ledger_from_rows
-from service.facts.models import (
-    Facts,
-    Money,
-    Notice,
-    Signal,
-    StatementLine,
-)
+from service.facts.models import Facts, Money, Notice, Signal, StatementLine
 from service.facts.money import money_of
 from service.facts.notice import notice_of, trial_of
 from service.facts.rates import Rate
 from service.facts.signals import signal_inputs, signals_from, worst
-from service.facts.statement import statement_of
+from service.facts.statement import Stated, statement_of
 from service.facts.work import commitments_of, work_of
 from service.money import fmt_money
 
@@ -83,10 +77,11 @@ def facts_from_rows(engagement: Engagement, rows, *, client_name: str, as_of: da
     money = money_of(ledger, terms, inputs.rates, as_of)
     commitments = commitments_of(ledger, as_of)
     signals = signals_from(signal_inputs(ledger, money, commitments, as_of), inputs.thresholds)
-    parts = {"client_name": client_name, "as_of": as_of, "notice": notice, "trial": trial, "work": work,
-             "work_totals": work_totals, "money": money, "commitments": commitments, "signals": signals}
+    stated = Stated(ledger=ledger, terms=terms, changes=changes, client_name=client_name, as_of=as_of, notice=notice,
+                    trial=trial, work=work, work_totals=work_totals, money=money, commitments=commitments,
+                    signals=signals)
     statement = [StatementLine(number=n, text=text, refs=refs)
-                 for n, (text, refs) in enumerate(statement_of(ledger, terms, changes, parts), start=1)]
+                 for n, (text, refs) in enumerate(statement_of(stated), start=1)]
     return Facts(engagement_id=engagement.id, title=engagement.title, client_id=engagement.client_id,
                  client_name=client_name,
                  as_of=as_of, tree_size=engagement.tree_size,

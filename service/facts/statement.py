@@ -1,16 +1,12 @@
 """The numbered statement of facts: plain sentences, each citing the records it rests on."""
 
+from dataclasses import dataclass
 from datetime import date
 
 from service.engagements.models import Terms
 from service.facts.figures import fmt_day, fmt_percent, join_and, plural, quote
 from service.facts.ledger_view import Item, Ledger
-from service.facts.models import (
-    Cite,
-    Money,
-    Notice,
-    Trial,
-)
+from service.facts.models import Cite, Commitment, Money, Notice, Signal, Trial, WorkCount, WorkMonth
 from service.facts.signals import SIGNALS, undirected_contacts
 from service.facts.work import MEETINGS_SET
 from service.money import fmt_money
@@ -117,15 +113,44 @@ def _kinds_counted(items: list[Item]) -> str:
     return join_and([plural(n, KINDS[k].label.lower()) for k, n in counts.items()])
 
 
-def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict) -> list[tuple[str, list[Cite]]]:
-    lines: list[tuple[str, list[Cite]]] = []
+@dataclass(frozen=True)
+class Stated:
+    """What the statement states: the engagement's ledger and terms as they stand, and the facts computed from
+    them."""
+
+    ledger: Ledger
+    terms: Terms
+    changes: list[Item]  # the terms_changed records, in chronology order
+    client_name: str
+    as_of: date
+    notice: Notice | None
+    trial: Trial | None
+    work: list[WorkMonth]
+    work_totals: list[WorkCount]
+    money: Money
+    commitments: list[Commitment]
+    signals: list[Signal]
+
+
+Line = tuple[str, list[Cite]]
+
+
+def statement_of(f: Stated) -> list[Line]:
+    """The statement's sentences in order: the terms, the trial, the work, the notice, the money, the promises,
+    then the client's conduct and what the figures leave out."""
+    return [line for section in (_terms, _trial, _work, _notice, _money, _commitments, _conduct)
+            for line in section(f)]
+
+
+def _terms(f: Stated) -> list[Line]:
+    """The terms as agreed and as changed."""
+    lines: list[Line] = []
     add = lines.append
-    as_of: date = facts["as_of"]
+    ledger, terms, changes = f.ledger, f.terms, f.changes
     opened = ledger.of("engagement_opened")
-    client_name = facts["client_name"]
     rate = (fmt_money(terms.rate_minor, terms.currency) + " " + RATE_UNIT[terms.rate_unit]
             if terms.rate_unit != "fixed" else f"a fixed fee of {fmt_money(terms.rate_minor, terms.currency)}")
-    add((f"The engagement {quote(ledger.engagement.title)} with {client_name} started on "
+    add((f"The engagement {quote(ledger.engagement.title)} with {f.client_name} started on "
          f"{fmt_day(terms.started_on)}, at {rate}, with {plural(terms.notice_days, 'day')}' notice "
          f"({'in writing' if terms.notice_form == 'written' else 'in any form'}), payment due "
          f"{plural(terms.payment_terms_days, 'day')} after invoice, under "
@@ -137,8 +162,15 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
     for item in changes:
         fields = join_and([_change_words(k, v, terms) for k, v in sorted(item.body.get("changes", {}).items())])
         add((f"On {fmt_day(item.day)} the terms were changed: {fields}.", [ledger.cite(item)]))
+    return lines
 
-    trial: Trial | None = facts["trial"]
+
+def _trial(f: Stated) -> list[Line]:
+    """How long the engagement ran past its trial, and what was sent and said in that time."""
+    lines: list[Line] = []
+    add = lines.append
+    ledger, trial = f.ledger, f.trial
+    opened = ledger.of("engagement_opened")
     if trial is not None:
         if trial.days_after == 0:
             add((f"The trial period ends on {fmt_day(trial.ends_on)}.", ledger.cites(opened[:1])))
@@ -158,9 +190,16 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
                          f"time {plural(trial.reports_before_first_objection, 'report')} had been sent since the "
                          "trial ended.")
             add((text, _refs(trial.reports_after, trial.deliverables_after, trial.replies, trial.objections[:1])))
+    return lines
 
-    months = facts["work"]
-    totals = {w.kind: w for w in facts["work_totals"]}
+
+def _work(f: Stated) -> list[Line]:
+    """The work recorded, in one sentence."""
+    lines: list[Line] = []
+    add = lines.append
+    ledger, terms = f.ledger, f.terms
+    months = f.work
+    totals = {w.kind: w for w in f.work_totals}
     parts = []
     reports, meetings = totals["report_sent"], totals[MEETINGS_SET]
     if reports.count:
@@ -184,8 +223,14 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
         add((f"Work recorded {span}: {join_and(parts)}.", _refs(*[w.records for w in totals.values()])))
     elif terms.deliverables:
         add(("No report, lead or deliverable sent to the client is recorded.", []))
+    return lines
 
-    notice: Notice | None = facts["notice"]
+
+def _notice(f: Stated) -> list[Line]:
+    """The notice given and any cut-off before its end."""
+    lines: list[Line] = []
+    add = lines.append
+    ledger, notice, as_of = f.ledger, f.notice, f.as_of
     if notice is not None:
         over = notice.ends_on is not None and notice.ends_on < as_of
         if notice.given:
@@ -210,8 +255,14 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
                 text += (f" Fees for the unserved notice at the engagement's rate: {notice.claim_formula} "
                          f"(estimate).")
             add((text, [notice.cut_off_record]))
+    return lines
 
-    money: Money = facts["money"]
+
+def _money(f: Stated) -> list[Line]:
+    """Each invoice, the totals per currency, and which were paid late or are unpaid."""
+    lines: list[Line] = []
+    add = lines.append
+    money, as_of = f.money, f.as_of
     for inv in money.invoices:
         text = (f"Invoice {inv.invoice_number} for {fmt_money(inv.amount_minor, inv.currency)} was issued on "
                 f"{fmt_day(inv.issued_on)}, due on {fmt_day(inv.due_on)}.")
@@ -251,15 +302,28 @@ def statement_of(ledger: Ledger, terms: Terms, changes: list[Item], facts: dict)
     lateness = _lateness(money, as_of)
     if lateness is not None:
         add(lateness)
+    return lines
 
-    for c in facts["commitments"]:
+
+def _commitments(f: Stated) -> list[Line]:
+    """Each promise and its outcome."""
+    lines: list[Line] = []
+    add = lines.append
+    for c in f.commitments:
         text = (f"On {fmt_day(c.made_on)} {_party(c.promised_by)} promised {quote(c.promise)}"
                 f"{' by ' + fmt_day(c.due_on) if c.due_on else ''}.")
         text += {"kept": " It is recorded as kept.", "broken": " It is recorded as broken.",
                  "overdue": " The date has passed with no outcome recorded.", "open": ""}[c.state]
         add((text, _refs(c.record, [c.outcome] if c.outcome else [])))
+    return lines
 
-    for s in facts["signals"]:
+
+def _conduct(f: Stated) -> list[Line]:
+    """The signals the statement states, the contacts it cannot count and the records retracted."""
+    lines: list[Line] = []
+    add = lines.append
+    ledger = f.ledger
+    for s in f.signals:
         sentence = SIGNALS[s.signal].sentence
         if sentence is not None and s.value >= SIGNALS[s.signal].stated_from:
             add((sentence(s, ledger), _refs(s.records, s.asked)))
