@@ -10,9 +10,7 @@ from sqlmodel import Session
 
 from service.db import raw_datetime, raw_list
 from service.engagements.models import Engagement, Terms
-from service.facts.models import (
-    Cite,
-)
+from service.facts.models import Cite
 from service.records.corrections import resolve
 from service.records.kinds import CORRECTIONS
 from service.records.service import number_exhibits

@@ -7,13 +7,7 @@ from fractions import Fraction
 from service.engagements.models import Terms
 from service.facts.figures import DISCLAIMER, fmt_day, fmt_percent, round_half_up
 from service.facts.ledger_view import Item, Ledger, body_day
-from service.facts.models import (
-    InterestPart,
-    Invoice,
-    Money,
-    MoneyTotal,
-    Series,
-)
+from service.facts.models import InterestPart, Invoice, Money, MoneyTotal, Series
 from service.facts.rates import SERIES_LABEL, rate_on
 from service.money import fmt_money
 

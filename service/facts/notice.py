@@ -7,10 +7,7 @@ from fractions import Fraction
 from service.engagements.models import Terms
 from service.facts.figures import DISCLAIMER, round_half_up
 from service.facts.ledger_view import Item, Ledger, body_day
-from service.facts.models import (
-    Notice,
-    Trial,
-)
+from service.facts.models import Notice, Trial
 from service.money import fmt_money
 
 HOURS_PER_DAY = 8  # an hourly rate is turned into a day's fee at 8 hours a working day
@@ -94,9 +91,6 @@ def notice_of(ledger: Ledger, terms: Terms) -> Notice | None:
     return Notice(**base, cut_off_kind=cut.kind, cut_off_by=_cut_by(cut), cut_off_on=cut_day(cut),
                   cut_off_record=ledger.cite(cut), days_short=(ends_on - served_until).days,
                   unserved_working_days=working, claim_minor=amount, claim_formula=formula, claimable=claimable)
-
-
-# Trial
 
 
 TRIAL_RULE = (

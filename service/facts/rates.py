@@ -12,12 +12,7 @@ from sqlmodel import Session, select
 from service.accounts.models import Workspace
 from service.errors import Invalid
 from service.facts.figures import fmt_percent
-from service.facts.models import (
-    RateIn,
-    RatePublic,
-    ReferenceRate,
-    Series,
-)
+from service.facts.models import RateIn, RatePublic, ReferenceRate, Series
 from service.money import parse_hundredths
 
 RATES_CSV = Path(__file__).with_name("reference_rates.csv")

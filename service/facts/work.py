@@ -3,11 +3,7 @@
 from datetime import date
 
 from service.facts.ledger_view import Item, Ledger, body_day
-from service.facts.models import (
-    Commitment,
-    WorkCount,
-    WorkMonth,
-)
+from service.facts.models import Commitment, WorkCount, WorkMonth
 
 # Work is what the contractor delivered. A `meeting_scheduled` record is any meeting in the diary (most often one
 # with the client itself), so it is not work; the meetings the contractor set *for* the client are the ones their
