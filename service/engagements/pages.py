@@ -7,7 +7,8 @@ from service.engagements.models import EngagementCreate, Jurisdiction, NoticeFor
 from service.engagements.panels import ledger_context
 from service.engagements.service import create_engagement, list_engagements
 from service.errors import DomainError
-from service.facts.service import FactsInputs, engagement_facts, facts_inputs
+from service.facts.compute import FactsInputs
+from service.facts.service import engagement_facts, facts_inputs
 from service.ledger.receipts import share_checkpoint
 from service.ledger.verify import verify_engagement
 from service.money import parse_hundredths
