@@ -310,7 +310,7 @@ def pool(inputs: list[SignalInputs]) -> SignalInputs:
     for counts in inputs:
         for name, spec in SIGNALS.items():
             if spec.pools == Pool.together:
-                out[name] = out[name] + counts[name]
+                out[name].extend(counts[name])
             elif len(counts[name]) > len(out[name]):
                 out[name] = counts[name]
     return out
