@@ -20,6 +20,7 @@ def main() -> None:
     from service.accounts.models import Workspace
     from service.db import new_session
     from service.engagements.models import Engagement
+    from service.facts import cache
     from service.facts import service as facts
 
     started = time.perf_counter()
@@ -39,7 +40,7 @@ def main() -> None:
 
         cold = []
         for _ in range(RUNS):
-            facts._CACHE.clear()
+            cache.clear()
             cold.append(run())
         cached = [run() for _ in range(RUNS)]
     cold_p50 = sorted(cold)[RUNS // 2] * 1000

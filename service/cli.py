@@ -237,7 +237,7 @@ def rates_list(
     series: Annotated[Series | None, typer.Option(help="default: both")] = None,
 ) -> None:
     """Print the reference rates interest is computed from: the shipped table and the workspace's own rows."""
-    from service.facts.service import list_rates
+    from service.facts.rates import list_rates
 
     with new_session() as session:
         rates = list_rates(session, workspace=_workspace(session, workspace), series=series)
@@ -260,7 +260,7 @@ def rates_add(
 
     from service.errors import DomainError
     from service.facts.models import RateIn
-    from service.facts.service import add_rate, parse_percent
+    from service.facts.rates import add_rate, parse_percent
 
     with new_session(write=True) as session:
         target = _workspace(session, workspace)

@@ -89,12 +89,7 @@ def rows(view: View) -> list[Row]:
 
 def _row(entry: Entry, by_index: dict[int, Entry], exhibits: dict) -> Row:
     body = entry.data
-    current = body
-    if body is not None and entry.amended_by:
-        latest = by_index.get(entry.amended_by[-1])
-        if latest is not None and latest.data is not None and isinstance(latest.data.get("body"), dict):
-            current = latest.data["body"]
-    current = current or {}
+    current = entry.current or {}
     kind = KINDS.get(entry.kind)
     notes = []
     if entry.kind in CORRECTIONS and entry.refs:

@@ -18,7 +18,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from service.engagements.models import Engagement, Terms
-from service.records.kinds import CORRECTIONS
+from service.records.corrections import resolve
 
 
 def _renderer() -> str:
@@ -30,9 +30,11 @@ def _renderer() -> str:
     import service
 
     package = Path(service.__file__).parent
+    # Every module of the facts: the statement's rules and sentences are spread over them.
+    facts = sorted(p.relative_to(package).as_posix() for p in (package / "facts").glob("*.py"))
     sources = ["bundles/derive.py", "bundles/chronology.py", "bundles/templates/chronology.html",
-               "bundles/templates/statement.html", "facts/service.py", "facts/models.py", "records/kinds.py",
-               "records/service.py", "engagements/models.py", "money.py", "times.py"]
+               "bundles/templates/statement.html", *facts, "records/kinds.py",
+               "records/service.py", "records/corrections.py", "engagements/models.py", "money.py", "times.py"]
     digest = hashlib.sha256()
     for source in sources:
         digest.update(source.encode() + b"\0" + (package / source).read_bytes() + b"\0")
@@ -189,6 +191,7 @@ class Entry:
     amended_by: list[int] = field(default_factory=list)
     retracted_by: int | None = None
     data: dict | None = None  # the body parsed
+    current: dict | None = None  # the body as last amended
 
     @classmethod
     def parse(cls, leaf: bytes, body: bytes | None) -> "Entry":
@@ -205,19 +208,11 @@ def entries_from(leaves: dict[int, bytes], bodies: dict[int, bytes]) -> list[Ent
     """The disclosed records in chronology order (occurred_at, then index), each marked amended or retracted by
     the corrections among them (a bundle always discloses a record's corrections with it)."""
     entries = {index: Entry.parse(leaf, bodies.get(index)) for index, leaf in leaves.items()}
-    for source in sorted(entries):
-        correction = entries[source]
-        if correction.kind not in CORRECTIONS or not correction.refs:
-            continue
-        target = entries.get(correction.refs[0])
-        if target is None:
-            continue
-        if correction.kind == "retraction":
-            target.retracted_by, target.status = source, "retracted"
-        else:
-            target.amended_by.append(source)
-            if target.status == "current":
-                target.status = "amended"
+    fixes = resolve((e.index, e.kind, e.refs, e.data) for e in entries.values())
+    for entry in entries.values():
+        entry.status, entry.current = fixes.status(entry.index), fixes.current(entry.index, entry.data)
+        entry.amended_by = fixes.amended_by.get(entry.index, [])
+        entry.retracted_by = fixes.retracted_by.get(entry.index)
     return sorted(entries.values(), key=lambda e: (e.occurred_at, e.index))
 
 
@@ -285,19 +280,20 @@ class View:
 
 def derived_statement(inputs: Inputs, entries: list[Entry], *, size: int, root: bytes) -> list[Line]:
     """A whole bundle's statement of facts, computed again from its records with the facts' own rules."""
-    from service.facts.service import Rate, Settings, facts_from_rows
+    from service.facts.compute import FactsInputs, facts_from_rows
+    from service.facts.rates import Rate
 
     terms = Terms.model_validate(inputs.engagement.terms)
     engagement = Engagement(id=inputs.engagement.id, workspace_id=0, client_id=inputs.engagement.client_id,
                             title=inputs.engagement.title, tree_size=size, root_hash=root, **terms.model_dump())
-    settings = Settings(
+    facts_in = FactsInputs(
         rates={series: [Rate(series=series, effective_on=date.fromisoformat(r.effective_on), rate_bp=r.rate_bp,
                              source=r.source, origin=r.origin) for r in rates]
                for series, rates in inputs.rates.items()},
         thresholds={name: tuple(level) for name, level in inputs.thresholds.items()})
     rows = [(e.index, e.kind, e.occurred_at, e.body, e.refs, e.attachments) for e in entries]
     facts = facts_from_rows(engagement, rows, client_name=inputs.client, as_of=date.fromisoformat(inputs.as_of),
-                            settings=settings)
+                            inputs=facts_in)
     return [Line(number=line.number, text=line.text, refs=[Cite(index=c.index, exhibits=list(c.exhibits))
                                                             for c in line.refs])
             for line in facts.statement]

@@ -20,7 +20,7 @@ from service.engagements.models import Engagement
 from service.errors import Conflict, Invalid
 from service.evidence.service import evidence_by_hash
 from service.evidence.store import EvidenceStore
-from service.facts.service import engagement_facts, facts_settings
+from service.facts.service import engagement_facts, facts_inputs
 from service.ledger import note
 from service.ledger import service as ledger
 from service.ledger.models import Checkpoint
@@ -284,7 +284,7 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
         ),
     )
     name = f"docket-{engagement.id}-{size}" + ("-partial" if partial else "")
-    settings = facts_settings(session, workspace)
+    facts_in = facts_inputs(session, workspace)
     inputs = {
         "format": INPUTS_FORMAT, "renderer": RENDERER, "as_of": exported_at.date().isoformat(),
         "exported_at": rfc3339_seconds(exported_at), "time_zone": "UTC", "exhibit_mark": "E",
@@ -297,8 +297,8 @@ def prepare_bundle(session: Session, *, workspace: Workspace, engagement: Engage
         # The whole table, not only the rows a figure used: the rule picks the rate in force on a day, and
         # which rows it skipped is part of what a reader checks.
         "rates": {series: [{"effective_on": r.effective_on.isoformat(), "rate_bp": r.rate_bp, "source": r.source,
-                            "origin": r.origin} for r in rates] for series, rates in settings.rates.items()},
-        "thresholds": {name: list(level) for name, level in settings.thresholds.items()},
+                            "origin": r.origin} for r in rates] for series, rates in facts_in.rates.items()},
+        "thresholds": {name: list(level) for name, level in facts_in.thresholds.items()},
         "exhibits": [{"number": x.number, "sha256": x.sha256, "filename": x.filename, "media_type": x.media_type,
                       "size": x.size} for x in exhibits],
         "statement": statement,

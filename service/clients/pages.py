@@ -6,7 +6,7 @@ from service.clients.service import create_client, list_clients
 from service.deps import ClientDep, FormDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.context import facts_by_engagement
 from service.engagements.service import list_engagements
-from service.facts.service import client_signals, facts_settings
+from service.facts.service import client_signals, facts_inputs
 from service.web import form_errors, redirect, render
 
 router = APIRouter()
@@ -38,10 +38,10 @@ def new_client(request: Request, principal: WriterDep, session: SessionDep, form
 @router.get("/clients/{client_id}")
 def client_page(request: Request, client: ClientDep, principal: PrincipalDep, session: SessionDep):
     engagements = list_engagements(session, workspace=principal.workspace, client_id=client.id)
-    settings = facts_settings(session, principal.workspace)
+    inputs = facts_inputs(session, principal.workspace)
     return render(request, "clients/detail.html", {
         "client": client, "engagements": engagements,
-        "facts": facts_by_engagement(session, principal, engagements, settings),
-        "signals": client_signals(session, workspace=principal.workspace, client=client, settings=settings),
+        "facts": facts_by_engagement(session, principal, engagements, inputs),
+        "signals": client_signals(session, workspace=principal.workspace, client=client, inputs=inputs),
         # With several engagements, a cited record is named by its engagement's title as well as its index.
         "titles": {e.id: e.title for e, _ in engagements} if len(engagements) > 1 else {}})

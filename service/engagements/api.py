@@ -6,7 +6,7 @@ from service.clients.service import get_client
 from service.deps import EngagementDep, PrincipalDep, SessionDep, WriterDep
 from service.engagements.models import EngagementCreate, EngagementPublic
 from service.engagements.service import create_engagement, list_engagements, to_public
-from service.facts.service import current_status, facts_settings
+from service.facts.service import current_status, facts_inputs
 from service.fields import MAX_ID
 from service.http import StrictJsonRoute
 from service.idempotency import IdempotencyDep
@@ -24,8 +24,8 @@ def post_engagement(data: EngagementCreate, principal: WriterDep, session: Sessi
 @router.get("", response_model=list[EngagementPublic])
 def get_engagements(principal: PrincipalDep, session: SessionDep,
                     client_id: Annotated[int | None, Query(ge=0, le=MAX_ID)] = None):
-    settings = facts_settings(session, principal.workspace)
-    return [to_public(e, c, current_status(session, workspace=principal.workspace, engagement=e, settings=settings))
+    inputs = facts_inputs(session, principal.workspace)
+    return [to_public(e, c, current_status(session, workspace=principal.workspace, engagement=e, inputs=inputs))
             for e, c in list_engagements(session, workspace=principal.workspace, client_id=client_id)]
 
 

@@ -19,8 +19,9 @@ from service.clients.service import get_client
 from service.engagements.models import Engagement
 from service.evidence.models import Evidence
 from service.evidence.service import evidence_by_hash
+from service.facts.compute import FactsInputs
 from service.facts.models import Facts
-from service.facts.service import Settings, current_status, engagement_facts, facts_settings
+from service.facts.service import current_status, engagement_facts, facts_inputs
 from service.ledger import service as ledger
 from service.ledger.models import Checkpoint
 from service.ledger.receipts import ShareReceipt
@@ -171,12 +172,12 @@ def _day(value: str, end: bool = False) -> datetime | None:
 
 
 def facts_by_engagement(session: Session, principal: Principal, engagements: list,
-                        settings: Settings | None = None) -> dict[int, Facts]:
+                        inputs: FactsInputs | None = None) -> dict[int, Facts]:
     """Each listed engagement's facts, for the table's money and flags (cached by tree size and day, so a
     dashboard visit recomputes only the engagements that grew since the day began); the workspace's rates and
     thresholds are read once for all of them."""
-    settings = settings or facts_settings(session, principal.workspace)
-    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e, settings=settings)
+    inputs = inputs or facts_inputs(session, principal.workspace)
+    return {e.id: engagement_facts(session, workspace=principal.workspace, engagement=e, inputs=inputs)
             for e, _ in engagements}
 
 

@@ -3,15 +3,10 @@ from datetime import date
 from fastapi import APIRouter, Query
 
 from service.deps import ClientDep, EngagementDep, OwnerDep, PrincipalDep, SessionDep
-from service.facts.models import ClientSignals, Facts, RateIn, RatePublic, Series, ThresholdPublic, ThresholdsIn
-from service.facts.service import (
-    add_rate,
-    client_signals,
-    engagement_facts,
-    list_rates,
-    list_thresholds,
-    set_thresholds,
-)
+from service.facts.models import ClientSignals, Facts, RateIn, RatePublic, Series
+from service.facts.rates import add_rate, list_rates
+from service.facts.service import client_signals, engagement_facts
+from service.facts.thresholds import ThresholdPublic, ThresholdsIn, list_thresholds, set_thresholds
 from service.http import StrictJsonRoute
 
 router = APIRouter(tags=["facts"], route_class=StrictJsonRoute)

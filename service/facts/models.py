@@ -1,9 +1,10 @@
-"""Reference rates an owner adds to the shipped table, per-workspace signal thresholds, and the facts' shapes."""
+"""Reference rates an owner adds to the shipped table, per-workspace signal thresholds, and the facts' shapes (the
+thresholds' API shapes are made from the signals' table, in thresholds.py)."""
 
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, StrictInt, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, StrictInt
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
 from service.times import utcnow
@@ -30,7 +31,7 @@ class ReferenceRate(SQLModel, table=True):
 
 
 class SignalThreshold(SQLModel, table=True):
-    """An owner's threshold for one signal; signals without a row use the defaults in service.facts.service."""
+    """An owner's threshold for one signal; signals without a row use the defaults in service.facts.signals."""
 
     __tablename__ = "signal_threshold"
     workspace_id: int = Field(foreign_key="workspace.id", primary_key=True)
@@ -57,45 +58,6 @@ class RatePublic(SQLModel):
     source: str
     origin: str = Field(description="shipped with Docket, or added by this workspace")
     overrides_shipped: bool = False
-
-
-class Level(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amber: StrictInt = Field(ge=1, le=1_000_000)
-    red: StrictInt = Field(ge=1, le=1_000_000)
-
-    @field_validator("red")
-    @classmethod
-    def _red_not_below_amber(cls, red: int, info: ValidationInfo) -> int:
-        # Named on `red`, so that the error sits next to the field to change.
-        if "amber" in info.data and red < info.data["amber"]:
-            raise ValueError(f"must be at least amber ({info.data['amber']})")
-        return red
-
-
-class ThresholdsIn(BaseModel):
-    """The signals to set; signals left out keep their current thresholds."""
-
-    model_config = ConfigDict(extra="forbid")
-    no_shows: Level | None = None
-    late_cancellations: Level | None = None
-    brick_wall: Level | None = None
-    response_time: Level | None = None
-    after_hours: Level | None = None
-    repeated_sends: Level | None = None
-    invoice_days_late: Level | None = None
-    broken_commitments: Level | None = None
-
-
-class ThresholdPublic(BaseModel):
-    signal: str
-    label: str
-    unit: str
-    rule: str
-    amber: int
-    red: int
-    default_amber: int
-    default_red: int
 
 
 # The facts. Every figure cites the records it rests on: `Cite.index` is the record's position in the ledger.

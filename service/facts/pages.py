@@ -7,18 +7,12 @@ from pydantic import ValidationError
 from service.deps import EngagementDep, FormDep, OwnerDep, PrincipalDep, SessionDep
 from service.engagements.context import engagement_page, render_page
 from service.errors import DomainError, Invalid
-from service.facts.models import RateIn, Series, Signal, ThresholdsIn
-from service.facts.service import (
-    SERIES_LABEL,
-    SIGNALS,
-    add_rate,
-    engagement_facts,
-    flags,
-    list_rates,
-    list_thresholds,
-    parse_percent,
-    set_thresholds,
-)
+from service.facts.compute import flags
+from service.facts.models import RateIn, Series, Signal
+from service.facts.rates import SERIES_LABEL, add_rate, list_rates, parse_percent
+from service.facts.service import engagement_facts
+from service.facts.signals import SIGNALS
+from service.facts.thresholds import ThresholdsIn, list_thresholds, set_thresholds
 from service.web import form_errors, form_int, is_htmx, redirect, render, templates
 
 router = APIRouter()

@@ -18,6 +18,7 @@ from service.errors import Conflict, Invalid, NotFound
 from service.evidence.models import Evidence
 from service.ledger import service as ledger
 from service.ledger.leaf import leaf_bytes
+from service.records.corrections import resolve
 from service.records.kinds import CORRECTIONS, KINDS, Kind, KindName
 from service.records.models import Record, RecordCreate, RecordPublic, RecordRef, RecordVersion
 from service.times import rfc3339_micro, rfc3339_seconds, utcnow
@@ -313,14 +314,16 @@ def _version(record: Record) -> RecordVersion:
 
 def _public(record: Record, corrections: list[Record]) -> RecordPublic:
     body = json.loads(record.body)
-    history = [_version(c) for c in corrections if c.kind == "amendment"]
-    retraction = next((_version(c) for c in corrections if c.kind == "retraction"), None)
-    status = "retracted" if retraction else "amended" if history else "current"
+    versions = {c.idx: _version(c) for c in corrections}
+    fixes = resolve((v.index, v.kind, [record.idx], v.body) for v in versions.values())
+    retracted_by = fixes.retracted_by.get(record.idx)
     return RecordPublic(
         index=record.idx, kind=record.kind, occurred_at=record.occurred_at, recorded_at=record.recorded_at,
         actor=record.actor, body=body, body_sha256=record.body_sha256, attachments=record.attachments,
-        refs=record.refs, external_id=record.external_id, leaf_hash=record.leaf_hash.hex(), status=status,
-        current=history[-1].body["body"] if history else body, history=history, retraction=retraction,
+        refs=record.refs, external_id=record.external_id, leaf_hash=record.leaf_hash.hex(),
+        status=fixes.status(record.idx), current=fixes.current(record.idx, body),
+        history=[versions[i] for i in fixes.amended_by.get(record.idx, [])],
+        retraction=versions[retracted_by] if retracted_by is not None else None,
     )
 
 

@@ -5,7 +5,8 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from service.engagements.models import Engagement
-from service.facts.service import Settings, engagement_facts, facts_from_rows, facts_settings
+from service.facts.compute import FactsInputs, facts_from_rows
+from service.facts.service import engagement_facts, facts_inputs
 from service.records.models import Record
 from tests import factories
 
@@ -30,9 +31,9 @@ def test_facts_from_rows_alone_match_the_facts_read_from_the_database(session, o
     add("retraction", "2026-02-08", refs=[dropped], reason="logged on the wrong engagement")
     add("notice_given", "2026-04-01", given_by="client", form="written")
     as_of = date(2026, 4, 10)
-    settings = facts_settings(session, owner.workspace)
+    inputs = facts_inputs(session, owner.workspace)
     from_db = engagement_facts(session, workspace=owner.workspace, engagement=engagement, as_of=as_of,
-                               settings=settings)
+                               inputs=inputs)
 
     # As a bundle holds them: aware times, the exact body bytes, lists; and a detached engagement.
     records = session.exec(select(Record).where(Record.engagement_id == engagement.id)).all()
@@ -41,7 +42,7 @@ def test_facts_from_rows_alone_match_the_facts_read_from_the_database(session, o
                   key=lambda row: (row[2], row[0]))
     detached = Engagement(**engagement.model_dump())
     offline = facts_from_rows(detached, rows, client_name=from_db.client_name, as_of=as_of,
-                              settings=Settings(rates=settings.rates, thresholds=settings.thresholds))
+                              inputs=FactsInputs(rates=inputs.rates, thresholds=inputs.thresholds))
     assert offline == from_db
     assert [line.text for line in offline.statement] == [line.text for line in from_db.statement]
     assert len(offline.statement) >= 4

@@ -90,7 +90,7 @@ def test_settings_forms_carry_the_csrf_token(browser_session):
 
 
 def _thresholds(csrf, **changes):
-    from service.facts.service import SIGNALS
+    from service.facts.signals import SIGNALS
     form = {f"{name}.{level}": str(getattr(rule, level)) for name, rule in SIGNALS.items()
             for level in ("amber", "red")}
     return {"csrf_token": csrf, **form, **changes}

@@ -8,22 +8,13 @@ from hypothesis import strategies as st
 
 from service.engagements.models import Engagement, Terms
 from service.errors import Invalid
-from service.facts.models import Level, RateIn, ThresholdsIn
-from service.facts.service import (
-    Item,
-    Ledger,
-    _money,
-    _rate_table,
-    add_rate,
-    client_signals,
-    engagement_facts,
-    interest_parts,
-    list_rates,
-    notice_fee,
-    parse_percent,
-    rate_on,
-    set_thresholds,
-)
+from service.facts.ledger_view import Item, Ledger
+from service.facts.models import RateIn
+from service.facts.money import interest_parts, money_of
+from service.facts.notice import notice_fee
+from service.facts.rates import add_rate, list_rates, parse_percent, rate_on, rate_table, shipped_rates
+from service.facts.service import client_signals, engagement_facts
+from service.facts.thresholds import Level, ThresholdsIn, set_thresholds
 from tests import factories
 
 
@@ -243,7 +234,6 @@ def test_the_shipped_table_finds_the_rate_in_force():
 
 
 def _rate_table_shipped():
-    from service.facts.service import shipped_rates
     table = {}
     for r in shipped_rates():
         table.setdefault(r.series, []).append(r)
@@ -527,7 +517,7 @@ def test_demo_engagement_story(session):
     refused = facts.money.invoices[-1]
     assert (refused.invoice_number, refused.refused, refused.balance_minor, refused.days_late) == (
         "SO-2026-004", True, 1_125_000, 6)
-    rate = rate_on(_rate_table(session, workspace), "boe_base", refused.reference_on).rate_bp + 800
+    rate = rate_on(rate_table(session, workspace), "boe_base", refused.reference_on).rate_bp + 800
     assert refused.interest_minor == (1_125_000 * rate * 6 * 2 + 3_650_000) // (2 * 3_650_000)
     assert refused.compensation_minor == 10_000
     levels = {s.signal: s.level for s in facts.signals}
@@ -570,7 +560,7 @@ def test_balances_never_go_below_zero_without_an_overpayment_fact(amount, paymen
                                           rate_minor=0, currency="GBP", rate_unit="day", jurisdiction="uk"),
                     items=items, exhibits={}, retracted=[])
     terms = Terms(started_on=start, jurisdiction="uk")
-    invoice, = _money(ledger, terms, _rate_table_shipped(), start + timedelta(days=as_of)).invoices
+    invoice, = money_of(ledger, terms, _rate_table_shipped(), start + timedelta(days=as_of)).invoices
     paid = sum(a for _, a in payments)
     assert invoice.balance_minor >= 0
     assert invoice.balance_minor == max(0, amount - paid)

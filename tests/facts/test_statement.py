@@ -7,7 +7,8 @@ import pytest
 from sqlmodel import select
 
 from service.engagements.models import Engagement
-from service.facts.service import engagement_facts, fmt_day
+from service.facts.figures import fmt_day
+from service.facts.service import engagement_facts
 from service.records.models import RecordCreate
 from service.records.service import append_record
 from tests import factories

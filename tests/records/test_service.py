@@ -116,7 +116,7 @@ def test_a_letter_sent_is_one_entry_of_the_registry(session, member, engagement)
     assert fields["reply_by"].control == "date" and not fields["reply_by"].required
     entry = Entry(index=sent.idx, kind="letter_sent", occurred_at=sent.occurred_at, recorded_at=sent.recorded_at,
                   actor=sent.actor, leaf=sent.leaf, body=sent.body, attachments=sent.attachments, refs=[],
-                  body_sha256=sent.body_sha256, data=body)
+                  body_sha256=sent.body_sha256, data=body, current=body)
     row = _row(entry, {}, {})
     assert row.family == "contract" and row.notes == [
         "Letter: letter before claim", "Recipient: Tom Reed, Halden Analytics Ltd", "Sent by: post",
