@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 from pydantic import ValidationError
 
+from service.engagements.models import Jurisdiction
 from service.errors import DomainError
 from service.fields import utc_in_range
 from service.money import fmt_money
@@ -74,7 +75,11 @@ def _filesize(size: int) -> str:
     return ""
 
 
-templates.env.filters.update(money=fmt_money, when=_when, filesize=_filesize,
+def _jurisdiction(code: str) -> str:
+    return Jurisdiction(code).label if code in set(Jurisdiction) else code
+
+
+templates.env.filters.update(money=fmt_money, when=_when, filesize=_filesize, jurisdiction=_jurisdiction,
                              pretty=lambda v: json.dumps(v, indent=2, ensure_ascii=False))
 templates.env.globals.update(KINDS=KINDS, FAMILIES=FAMILIES, HTMX=HTMX)
 

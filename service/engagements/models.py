@@ -29,6 +29,16 @@ class Jurisdiction(StrEnum):
     contract = "contract"
     other = "other"
 
+    @property
+    def label(self) -> str:
+        """As pages show it: the code is for the API."""
+        return _JURISDICTION_LABELS[self]
+
+
+_JURISDICTION_LABELS = {Jurisdiction.uk: "United Kingdom", Jurisdiction.eu: "European Union",
+                        Jurisdiction.us_ny: "New York State, United States",
+                        Jurisdiction.contract: "as the contract says", Jurisdiction.other: "other"}
+
 
 class Status(StrEnum):
     active = "active"

@@ -141,3 +141,11 @@ def test_status_follows_the_notice_period_everywhere_it_is_shown(api, browser_se
     assert api.get(f"/api/v1/engagements/{over.id}").json()["status"] == "ended"
     assert {e["title"]: e["status"] for e in api.get("/api/v1/engagements").json()} == {
         "Running notice": "notice", "Notice over": "ended"}
+
+
+def test_the_terms_name_the_law_in_words(browser_session, session, owner):
+    engagement = factories.make_engagement(session, member=owner, jurisdiction="us-ny")
+    html = browser_session.get(f"/engagements/{engagement.id}").text
+    assert "<dt>Jurisdiction</dt><dd>New York State, United States</dd>" in html
+    form = browser_session.get("/engagements/new").text
+    assert '<option value="uk">United Kingdom</option>' in form or '<option value="uk" selected>United Kingdom' in form
