@@ -10,7 +10,6 @@ from service.times import rfc3339_seconds, to_utc, utcnow
 # A row id (or a record index) as the database stores it: a 32-bit integer column on PostgreSQL, so that a larger
 # number is refused by name instead of failing in the driver.
 MAX_ID = 2**31 - 1
-RowId = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 # Money is an integer in minor units (DESIGN §3.7): StrictInt refuses 12.5 and also 12.0.
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=10**15)]

@@ -35,7 +35,7 @@ def _refuse(status: int, message: str, headers: dict | None = None) -> Response:
 
 
 class Admission:
-    """Plain ASGI, outermost: it decides before anything is parsed, authenticated or queried.
+    """Plain ASGI, around everything of ours: it decides before anything is parsed, authenticated or queried.
 
     - At most `max_requests` requests of a process are worked on at once: that many threads, database
       connections and lock waits are provisioned for (see db.make_engine and main's lifespan), so that every

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SATimeoutError
 
 from service.accounts import api as accounts_api
@@ -86,7 +86,7 @@ async def domain_error(request: Request, exc: DomainError) -> Response:
 def _busy(request: Request, exc: Exception) -> Response:
     """A lock or connection not had in time, or PostgreSQL breaking a deadlock: nothing was stored (the
     transaction rolled back), and the same request may simply be sent again."""
-    if isinstance(exc, OperationalError | DBAPIError) and not is_lock_failure(exc):
+    if isinstance(exc, DBAPIError) and not is_lock_failure(exc):
         raise exc
     return JSONResponse({"detail": "Docket is busy; try again in a moment"}, 503, headers={"Retry-After": "2"})
 
@@ -158,7 +158,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(Replay, lambda request, exc: exc.response())
-    for busy in (Busy, SATimeoutError, OperationalError, DBAPIError):
+    for busy in (Busy, SATimeoutError, DBAPIError):  # OperationalError is a DBAPIError
         app.add_exception_handler(busy, _busy)
     app.add_middleware(Admission, settings=get_settings())
     app.add_middleware(SecurityHeaders)

@@ -39,14 +39,11 @@ async def post_evidence(request: Request, principal: WriterDep, session: Session
 
 
 def _register(session: Session, principal: Principal, idem: Idempotency, upload: Upload) -> JSONResponse:
-    try:
+    with upload.kept():
         # Hashed like every other request's fingerprint (the column holds 64 hex characters).
         idem.check(hashlib.sha256(f"evidence:{upload.sha256}:{upload.filename}".encode()).hexdigest())
         evidence = register_evidence(session, workspace=principal.workspace, sha256=upload.sha256,
                                      size=upload.size, media_type=upload.media_type, filename=upload.filename)
-        upload.keep()
-    finally:
-        upload.discard()  # the temporary file, if it was not kept
     return idem.respond(EvidencePublic.model_validate(evidence, from_attributes=True))
 
 

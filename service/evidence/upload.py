@@ -5,6 +5,8 @@ stream ourselves hashes and writes each chunk once, and stops at the size limit 
 
 import mimetypes
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -29,12 +31,15 @@ class Upload:
     fields: dict[str, str]
     pending: PendingFile
 
-    def keep(self) -> None:
-        """Into the store, before the transaction that references it commits (DESIGN §3.4)."""
-        self.pending.commit()
-
-    def discard(self) -> None:
-        self.pending.discard()
+    @contextmanager
+    def kept(self) -> Iterator[None]:
+        """Stores the file once the block accepting it completes, before the transaction that references it
+        commits (DESIGN §3.4); the temporary file goes either way, so a refused upload leaves nothing."""
+        try:
+            yield
+            self.pending.commit()
+        finally:
+            self.pending.discard()
 
 
 def _text(raw: bytes) -> str:

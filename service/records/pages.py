@@ -199,12 +199,9 @@ async def attach_file(request: Request, engagement: EngagementDep, principal: Wr
 
 
 def _attached(request, session, principal, engagement, upload):
-    try:
+    with upload.kept():
         register_evidence(session, workspace=principal.workspace, sha256=upload.sha256, size=upload.size,
                           media_type=upload.media_type, filename=upload.filename)
-        upload.keep()
-    finally:
-        upload.discard()  # the temporary file, if it was not kept
     form = {k: v for k, v in upload.fields.items() if k not in ("csrf_token", "attachments", "attached")}
     # A multipart form's repeated `attachments` inputs arrive as one field here, so the page also keeps the
     # files attached so far in one `attached` field.
